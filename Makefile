@@ -1,0 +1,44 @@
+# Theo: `make run` and `make test` do all set-up on a bare machine (Python 3.11 only).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test bench lint format clean-venv stop
+
+run: $(VENV)/.runtime-deps
+	$(PY) manage.py run
+
+test: $(VENV)/.dev-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev-deps
+	$(PY) -m bench
+
+lint: $(VENV)/.dev-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev-deps
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# Stop the embedded PostgreSQL and Redis if something left them running.
+stop: $(VENV)/.runtime-deps
+	$(PY) manage.py embedded stop
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime-deps: requirements.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime-deps $@
+
+clean-venv:
+	rm -rf $(VENV)

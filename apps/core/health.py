@@ -1,0 +1,121 @@
+"""Health checks: each returns a CheckResult; /health, /health/ready and `manage.py run` use them.
+
+Other apps add theirs with `register_check(name, fn, ready=...)` (e.g. the embedding
+model, the Claude circuit breaker).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+OK = "ok"
+FAIL = "fail"
+
+
+@dataclass
+class CheckResult:
+    status: str
+    latency_ms: float = 0.0
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(data.pop("extra"))
+        return {k: v for k, v in data.items() if v not in ("", {})}
+
+
+def _timed(fn: Callable[[], CheckResult | None]) -> CheckResult:
+    started = time.monotonic()
+    try:
+        result = fn() or CheckResult(OK)
+    except Exception as exc:  # a health check reports failures, it never raises
+        result = CheckResult(FAIL, detail=f"{type(exc).__name__}: {exc}"[:300])
+    result.latency_ms = round((time.monotonic() - started) * 1000, 1)
+    return result
+
+
+def check_database() -> CheckResult | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return None
+
+
+def check_migrations() -> CheckResult | None:
+    executor = MigrationExecutor(connection)
+    unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if unapplied:
+        return CheckResult(FAIL, detail=f"{len(unapplied)} migration(s) not applied; run `manage.py migrate`.")
+    return None
+
+
+def check_redis() -> CheckResult | None:
+    client = caches["default"]._cache.get_client(write=True)  # Django's RedisCache -> redis-py client
+    client.ping()
+    return None
+
+
+def check_celery_worker() -> CheckResult | None:
+    from theo.celery import app
+
+    # limit=1: return as soon as one worker answers instead of waiting out the timeout.
+    replies = app.control.ping(timeout=1.0, limit=1)
+    if not replies:
+        return CheckResult(FAIL, detail="No Celery worker answered within 1 s.")
+    return None
+
+
+def check_disk() -> CheckResult | None:
+    usage = shutil.disk_usage(settings.DATA_DIR)
+    free_mb = usage.free // (1024 * 1024)
+    minimum = settings.HEALTH_DISK_MIN_FREE_MB
+    extra = {"free_mb": free_mb, "min_free_mb": minimum}
+    if free_mb < minimum:
+        return CheckResult(FAIL, detail=f"Only {free_mb} MB free under THEO_DATA_DIR.", extra=extra)
+    return CheckResult(OK, extra=extra)
+
+
+@dataclass(frozen=True)
+class RegisteredCheck:
+    fn: Callable[[], CheckResult | None]
+    ready: bool  # also required for /health/ready
+    depends_on: str = ""  # skipped (failed) when this earlier check failed
+
+
+_CHECKS: dict[str, RegisteredCheck] = {
+    "database": RegisteredCheck(check_database, ready=True),
+    "migrations": RegisteredCheck(check_migrations, ready=True, depends_on="database"),
+    "redis": RegisteredCheck(check_redis, ready=True),
+    # The worker is reached through the Redis broker; asking without it would hang.
+    "celery": RegisteredCheck(check_celery_worker, ready=True, depends_on="redis"),
+    "disk": RegisteredCheck(check_disk, ready=False),
+}
+
+
+def register_check(name: str, fn: Callable[[], CheckResult | None], *, ready: bool, depends_on: str = "") -> None:
+    _CHECKS[name] = RegisteredCheck(fn, ready, depends_on)
+
+
+def run_checks(*, ready_only: bool = False) -> dict[str, CheckResult]:
+    results: dict[str, CheckResult] = {}
+    for name, check in _CHECKS.items():
+        if ready_only and not check.ready:
+            continue
+        if check.depends_on and results.get(check.depends_on, CheckResult(OK)).status != OK:
+            results[name] = CheckResult(FAIL, detail=f"{check.depends_on} unavailable")
+        else:
+            results[name] = _timed(check.fn)
+    return results
+
+
+def overall_status(results: dict[str, CheckResult]) -> str:
+    return "ok" if all(r.status == OK for r in results.values()) else "degraded"

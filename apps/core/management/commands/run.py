@@ -1,0 +1,170 @@
+"""`manage.py run` (what `make run` calls): one command for the whole product.
+
+Migrates, collects static files, creates the first admin (`ensure_admin`), then
+supervises daphne (HTTP + WebSockets), a Celery worker and Celery beat. Ctrl-C (SIGINT)
+or SIGTERM stops them all, then the embedded PostgreSQL and Redis if this command
+started them. If any child dies, the others are stopped too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.core import embedded
+
+POLL_SECONDS = 0.5
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+
+
+class Command(BaseCommand):
+    help = "Run Theo: migrate, then daphne, a Celery worker and Celery beat until Ctrl-C."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default=settings.HOST)
+        parser.add_argument("--port", type=int, default=settings.PORT)
+        parser.add_argument("--no-worker", action="store_true", help="Do not start a Celery worker.")
+        parser.add_argument("--no-beat", action="store_true", help="Do not start Celery beat.")
+        parser.add_argument(
+            "--shutdown-timeout", type=float, default=20.0, help="Seconds to wait for children before killing them."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self._stopping = False
+        _ensure_port_free(options["host"], options["port"])
+        self.stdout.write("Applying migrations…")
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        call_command("ensure_admin")
+        children = self._children(options)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._request_stop)
+        exit_code = 0
+        try:
+            for child in children:
+                child.process = subprocess.Popen(child.argv, env=_child_env(), process_group=0)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Theo is running on http://{options['host']}:{options['port']}/ — press Ctrl-C to stop."
+                )
+            )
+            exit_code = self._supervise(children)
+        finally:
+            self._stop(children, options["shutdown_timeout"])
+            stopped = embedded.stop_started_services(settings.DATA_DIR)
+            if stopped:
+                self.stdout.write(f"Stopped embedded {', '.join(stopped)}.")
+        if exit_code:
+            raise CommandError("A Theo process exited unexpectedly; everything was stopped.", returncode=exit_code)
+
+    def _children(self, options: dict[str, Any]) -> list[Child]:
+        python = sys.executable
+        level = settings.LOG_LEVEL.lower()
+        # django-structlog logs every request; daphne's own access log would repeat it.
+        daphne = [python, "-m", "daphne", "-b", options["host"], "-p", str(options["port"]), "--access-log", os.devnull]
+        if settings.BEHIND_PROXY:
+            daphne.append("--proxy-headers")
+        children = [Child("web", [*daphne, "theo.asgi:application"])]
+        if not options["no_worker"]:
+            children.append(
+                Child(
+                    "worker",
+                    [
+                        python,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "theo",
+                        "worker",
+                        "-l",
+                        level,
+                        "--concurrency",
+                        str(settings.WORKER_CONCURRENCY),
+                        "-n",
+                        f"theo-{os.getpid()}@%h",
+                    ],
+                )
+            )
+        if not options["no_beat"]:
+            children.append(
+                Child(
+                    "beat",
+                    [
+                        python,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "theo",
+                        "beat",
+                        "-l",
+                        level,
+                        "--pidfile=",
+                        "--scheduler",
+                        "django_celery_beat.schedulers:DatabaseScheduler",
+                    ],
+                )
+            )
+        return children
+
+    def _request_stop(self, signum: int, frame: Any) -> None:
+        if not self._stopping:
+            self.stdout.write("\nStopping Theo…")
+        self._stopping = True
+
+    def _supervise(self, children: list[Child]) -> int:
+        while not self._stopping:
+            for child in children:
+                code = child.process.poll() if child.process else None
+                if code is not None:
+                    self.stderr.write(f"The {child.name} process exited with code {code}.")
+                    return code or 1
+            time.sleep(POLL_SECONDS)
+        return 0
+
+    def _stop(self, children: list[Child], timeout: float) -> None:
+        running = [c for c in children if c.process and c.process.poll() is None]
+        for child in running:
+            child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for child in running:
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"The {child.name} process did not stop in time; killing it.")
+                child.process.kill()
+                child.process.wait()
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "theo.settings")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot listen on {host}:{port} ({exc.strerror}). Is Theo already running? "
+                "Set PORT (or HOST) to use another address."
+            ) from exc

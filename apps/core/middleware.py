@@ -1,0 +1,64 @@
+"""Request ids: echo a valid incoming X-Request-ID or make one, on every response."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponseBase
+from django_structlog import signals as structlog_signals
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def request_id_from(request: HttpRequest) -> str:
+    incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+    return incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    """Runs first: the id is on the request for logging (django-structlog reads the same
+    header) and on every response, errors and streams included."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def _prepare(self, request: HttpRequest) -> str:
+        request_id = request_id_from(request)
+        request.META["HTTP_X_REQUEST_ID"] = request_id
+        request.__dict__.pop("headers", None)  # request.headers is cached from META
+        request.request_id = request_id  # type: ignore[attr-defined]
+        request.started_at = time.monotonic()  # type: ignore[attr-defined]
+        return request_id
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        request_id = self._prepare(request)
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        request_id = self._prepare(request)
+        response = await self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+@receiver(structlog_signals.bind_extra_request_finished_metadata)
+def _add_duration(request: HttpRequest, logger: Any, response: HttpResponseBase, log_kwargs: dict, **_: Any) -> None:
+    started = getattr(request, "started_at", None)
+    log_kwargs["path"] = request.path
+    if started is not None:
+        log_kwargs["duration_ms"] = round((time.monotonic() - started) * 1000, 1)

@@ -1,0 +1,10 @@
+"""pgvector first: every later migration may use the vector type."""
+
+from django.db import migrations
+from pgvector.django import VectorExtension
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies: list = []
+    operations = [VectorExtension()]

@@ -1,0 +1,170 @@
+"""The approval console: every change goes through apps.users.services (and is audited)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.models import Group
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from apps.core.errors import TheoError
+from apps.users import services
+from apps.users.models import User
+
+admin.site.site_header = "Theo administration"
+admin.site.site_title = "Theo admin"
+admin.site.index_title = "Accounts, knowledge and operations"
+admin.site.unregister(Group)  # roles, not groups, decide what an account may do
+
+
+class UserChangeForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["display_name", "role", "monthly_budget_usd"]
+
+
+class UserCreationForm(forms.ModelForm):
+    password = forms.CharField(widget=forms.PasswordInput, help_text="At least 10 characters.")
+
+    class Meta:
+        model = User
+        fields = ["email", "display_name", "role", "password"]
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        required=True,
+        help_text="Shown to the applicant on the sign-in page.",
+    )
+
+
+def _apply(request: HttpRequest, users: QuerySet[User], change: Any, done: str) -> None:
+    """Run a service on each selected user; report successes and per-user refusals."""
+    changed = 0
+    for user in users:
+        try:
+            change(user)
+            changed += 1
+        except TheoError as exc:
+            messages.error(request, f"{user.email}: {exc.message}")
+    if changed:
+        messages.success(request, f"{changed} account(s) {done}.")
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = ["email", "display_name", "role", "status", "monthly_budget_usd", "date_joined", "last_login"]
+    list_filter = ["status", "role"]
+    search_fields = ["email", "display_name"]
+    ordering = ["-date_joined"]
+    readonly_fields = ["email", "status", "denial_reason", "status_changed_at", "date_joined", "last_login"]
+    actions = ["approve", "deny", "suspend"]
+
+    def get_form(self, request: HttpRequest, obj: User | None = None, change: bool = False, **kwargs: Any) -> Any:
+        kwargs["form"] = UserChangeForm if obj is not None else UserCreationForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: User | None = None) -> list[str]:
+        if obj is None:
+            return ["email", "display_name", "role", "password"]
+        return [
+            "email",
+            "display_name",
+            "role",
+            "monthly_budget_usd",
+            "status",
+            "denial_reason",
+            "status_changed_at",
+            "date_joined",
+            "last_login",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> list[str]:
+        return self.readonly_fields if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        try:
+            if change:
+                fresh = User.objects.get(pk=obj.pk)
+                services.user_update(
+                    user=fresh,
+                    actor=request.user,
+                    role=data["role"],
+                    monthly_budget_usd=data["monthly_budget_usd"],
+                    display_name=data["display_name"],
+                    request=request,
+                )
+            else:
+                created = services.user_create_by_staff(
+                    email=data["email"],
+                    password=data["password"],
+                    display_name=data["display_name"],
+                    role=data["role"],
+                    actor=request.user,
+                    request=request,
+                )
+                obj.pk = created.pk
+        except TheoError as exc:
+            messages.error(request, exc.message)
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        try:
+            services.user_delete(user=obj, actor=request.user, request=request)
+        except TheoError as exc:
+            messages.error(request, exc.message)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        _apply(
+            request, queryset, lambda u: services.user_delete(user=u, actor=request.user, request=request), "deleted"
+        )
+
+    @admin.action(description="Approve selected accounts")
+    def approve(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        _apply(
+            request, queryset, lambda u: services.user_approve(user=u, actor=request.user, request=request), "approved"
+        )
+
+    @admin.action(description="Deny selected accounts (with a reason)…")
+    def deny(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        return self._with_reason(
+            request, queryset, action="deny", title="Deny accounts", done="denied", service=services.user_deny
+        )
+
+    @admin.action(description="Suspend selected accounts…")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        return self._with_reason(
+            request,
+            queryset,
+            action="suspend",
+            title="Suspend accounts",
+            done="suspended",
+            service=services.user_suspend,
+        )
+
+    def _with_reason(
+        self, request: HttpRequest, queryset: QuerySet[User], *, action: str, title: str, done: str, service: Any
+    ) -> HttpResponse | None:
+        """Intermediate page asking for the reason, then the service for each account."""
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            _apply(
+                request, queryset, lambda u: service(user=u, actor=request.user, reason=reason, request=request), done
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "users": queryset,
+            "form": form,
+            "action": action,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/users/reason_action.html", context)

@@ -1,0 +1,184 @@
+"""Account API: registration, tokens, the signed-in account, and staff user administration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import logout
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from apps.core.pagination import StandardPagination
+from apps.core.permissions import IsStaff
+from apps.core.ratelimits import client_address
+from apps.users import selectors, services
+from apps.users.authentication import user_for_token
+from apps.users.serializers import (
+    AdminUserSerializer,
+    AdminUserUpdateSerializer,
+    CredentialsSerializer,
+    DenySerializer,
+    ReasonSerializer,
+    RefreshTokenSerializer,
+    RegisterSerializer,
+    TokenPairSerializer,
+    UserSerializer,
+)
+
+
+def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class PublicAPIView(APIView):
+    """No authentication (so no session CSRF) and no permission: sign-up and sign-in."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class RegisterView(PublicAPIView):
+    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
+    def post(self, request: Request) -> Response:
+        data = _valid(RegisterSerializer, request.data)
+        user = services.user_register(**data, ip=client_address(request))
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenObtainView(PublicAPIView):
+    @extend_schema(request=CredentialsSerializer, responses={200: TokenPairSerializer})
+    def post(self, request: Request) -> Response:
+        data = _valid(CredentialsSerializer, request.data)
+        user = services.user_authenticate(**data, ip=client_address(request))
+        refresh = RefreshToken.for_user(user)
+        return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
+
+
+class ApprovedTokenRefreshSerializer(TokenRefreshSerializer):
+    """Rotation with blacklist (simplejwt), after checking the account may still sign in."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        user_for_token(self.token_class(attrs["refresh"]))
+        return super().validate(attrs)
+
+
+class TokenRefreshView(PublicAPIView):
+    @extend_schema(request=RefreshTokenSerializer, responses={200: TokenPairSerializer})
+    def post(self, request: Request) -> Response:
+        from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+        serializer = ApprovedTokenRefreshSerializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from exc
+        return Response(serializer.validated_data)
+
+
+class LogoutView(PublicAPIView):
+    """Blacklists the refresh token; also ends the session when called from a signed-in page."""
+
+    @extend_schema(request=RefreshTokenSerializer, responses={204: None})
+    def post(self, request: Request) -> Response:
+        data = _valid(RefreshTokenSerializer, request.data)
+        services.user_sign_out(refresh_token=data["refresh"])
+        if request._request.user.is_authenticated:
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(responses=UserSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(UserSerializer(request.user).data)
+
+    @extend_schema(request=UserSerializer, responses=UserSerializer)
+    def patch(self, request: Request) -> Response:
+        serializer = UserSerializer(request.user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update(
+            user=request.user,
+            actor=request.user,
+            display_name=serializer.validated_data.get("display_name"),
+            request=request._request,
+        )
+        return Response(UserSerializer(user).data)
+
+
+# --- staff: user administration -----------------------------------------------------
+
+
+class AdminUserListView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=["pending", "approved", "denied", "suspended"]),
+            OpenApiParameter("role", str, enum=["admin", "power", "user", "guest"]),
+            OpenApiParameter("q", str, description="Part of an e-mail address or display name"),
+        ],
+        responses=AdminUserSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        users = selectors.users_list(
+            status=request.query_params.get("status"),
+            role=request.query_params.get("role"),
+            q=request.query_params.get("q"),
+        )
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(users, request, view=self)
+        return paginator.get_paginated_response(AdminUserSerializer(page, many=True).data)
+
+
+class AdminUserDetailView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(responses=AdminUserSerializer)
+    def get(self, request: Request, pk: Any) -> Response:
+        return Response(AdminUserSerializer(selectors.user_get(pk=pk)).data)
+
+    @extend_schema(request=AdminUserUpdateSerializer, responses=AdminUserSerializer)
+    def patch(self, request: Request, pk: Any) -> Response:
+        user = selectors.user_get(pk=pk)
+        data = _valid(AdminUserUpdateSerializer, request.data)
+        services.user_update(user=user, actor=request.user, request=request._request, **data)
+        return Response(AdminUserSerializer(user).data)
+
+
+class AdminUserApproveView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=None, responses=AdminUserSerializer)
+    def post(self, request: Request, pk: Any) -> Response:
+        user = services.user_approve(user=selectors.user_get(pk=pk), actor=request.user, request=request._request)
+        return Response(AdminUserSerializer(user).data)
+
+
+class AdminUserDenyView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=DenySerializer, responses=AdminUserSerializer)
+    def post(self, request: Request, pk: Any) -> Response:
+        user = selectors.user_get(pk=pk)
+        data = _valid(DenySerializer, request.data)
+        services.user_deny(user=user, actor=request.user, reason=data["reason"], request=request._request)
+        return Response(AdminUserSerializer(user).data)
+
+
+class AdminUserSuspendView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=ReasonSerializer, responses=AdminUserSerializer)
+    def post(self, request: Request, pk: Any) -> Response:
+        user = selectors.user_get(pk=pk)
+        data = _valid(ReasonSerializer, request.data)
+        services.user_suspend(user=user, actor=request.user, reason=data.get("reason", ""), request=request._request)
+        return Response(AdminUserSerializer(user).data)

@@ -1,0 +1,30 @@
+"""Reads of accounts. Only staff views call these (IsStaff), so no per-user rule applies."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from apps.core.errors import NotFound, ValidationFailed
+from apps.users.models import User
+
+
+def users_list(*, status: str | None = None, role: str | None = None, q: str | None = None) -> QuerySet[User]:
+    users = User.objects.all().order_by("-date_joined")
+    if status:
+        if status not in User.Status.values:
+            raise ValidationFailed(details={"status": [f"Must be one of: {', '.join(User.Status.values)}."]})
+        users = users.filter(status=status)
+    if role:
+        if role not in User.Role.values:
+            raise ValidationFailed(details={"role": [f"Must be one of: {', '.join(User.Role.values)}."]})
+        users = users.filter(role=role)
+    if q:
+        users = users.filter(Q(email__icontains=q) | Q(display_name__icontains=q))
+    return users
+
+
+def user_get(*, pk: object) -> User:
+    user = User.objects.filter(pk=pk).first()
+    if user is None:
+        raise NotFound("No such user.")
+    return user

@@ -1,0 +1,65 @@
+"""Shared fixtures. Tests run on the real embedded PostgreSQL (+pgvector) and Redis; under
+pytest, settings point Theo at Redis databases of its own (settings.TESTING)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from apps.core import embedded
+from apps.users.models import User
+from tests.helpers import bearer
+from tests.users.factories import UserFactory
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # If this test run started the embedded servers (e.g. in CI), it stops them too.
+    embedded.stop_started_services(settings.DATA_DIR)
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Iterator[None]:
+    """Rate-limit counters live in the cache: each test starts with none."""
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db: Any) -> Callable[..., User]:
+    def make(role: str = User.Role.USER, status: str = User.Status.APPROVED, **fields: Any) -> User:
+        return UserFactory(role=role, status=status, **fields)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user: Callable[..., User]) -> User:
+    return make_user()
+
+
+@pytest.fixture
+def admin_user(make_user: Callable[..., User]) -> User:
+    return make_user(role=User.Role.ADMIN, email="admin@example.org")
+
+
+@pytest.fixture
+def client_for(api_client: APIClient) -> Callable[[User | None], APIClient]:
+    """An API client authenticated as `user` with a JWT (None: anonymous)."""
+
+    def for_user(user: User | None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(**bearer(user))
+        return client
+
+    return for_user

@@ -1,0 +1,9 @@
+"""WebSocket routes; every consumer sits behind WebSocketAuthMiddleware (theo/asgi.py)."""
+
+from django.urls import path
+
+from apps.users.consumers import UserEventsConsumer
+
+websocket_urlpatterns = [
+    path("ws/events/", UserEventsConsumer.as_asgi()),
+]

@@ -1,0 +1,342 @@
+"""Theo's one settings module, read from the environment (see README "Configuration").
+
+With DATABASE_URL / REDIS_URL unset, Theo starts embedded PostgreSQL and Redis under
+THEO_DATA_DIR (apps/core/embedded.py) and keeps generated secrets there too.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+from apps.core import embedded
+from apps.core.secrets import load_or_create_secret
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VERSION = "0.1.0"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Nothing may download models or data at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# pytest sets PYTEST_VERSION; tests then use their own Redis databases (see REDIS below),
+# so a running `make run` and `make test` never share queues or caches.
+TESTING = "PYTEST_VERSION" in os.environ
+
+DEBUG = env.bool("DEBUG", default=False)
+DATA_DIR = Path(env("THEO_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- Services: external when configured, embedded otherwise -------------------------
+
+EMBEDDED_DATABASE = not env("DATABASE_URL", default="")
+EMBEDDED_REDIS = not env("REDIS_URL", default="")
+DATABASE_URL = embedded.postgres_url(DATA_DIR) if EMBEDDED_DATABASE else env("DATABASE_URL")
+REDIS_URL = embedded.redis_url(DATA_DIR) if EMBEDDED_REDIS else env("REDIS_URL")
+
+# --- Secrets ------------------------------------------------------------------------
+# On the one-machine embedded default, missing keys are generated once into DATA_DIR.
+# A deployment (DATABASE_URL set) must pass them; apps.core.checks refuses to start
+# outside DEBUG with an empty or default key.
+
+INSECURE_DEFAULT_KEY = "django-insecure-theo-development-key"
+
+
+def _secret(env_name: str, file_name: str) -> str:
+    value = env(env_name, default="")
+    if value:
+        return value
+    if EMBEDDED_DATABASE:
+        return load_or_create_secret(DATA_DIR / "secrets" / file_name)
+    return INSECURE_DEFAULT_KEY if DEBUG else ""
+
+
+SECRET_KEY = _secret("SECRET_KEY", "secret_key")
+JWT_SIGNING_KEY = _secret("THEO_JWT_SIGNING_KEY", "jwt_signing_key")
+
+# --- HTTP ---------------------------------------------------------------------------
+
+HOST = env("HOST", default="127.0.0.1")
+PORT = env.int("PORT", default=8000)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# THEO_HTTPS: Theo is served over HTTPS (directly or behind a TLS-terminating proxy).
+HTTPS = env.bool("THEO_HTTPS", default=False)
+BEHIND_PROXY = env.bool("THEO_BEHIND_PROXY", default=False)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("THEO_HSTS_SECONDS", default=31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^health", r"^metrics$"]
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env.int("THEO_SESSION_DAYS", default=14) * 24 * 3600
+
+# --- Applications -------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "daphne",  # must come first: its runserver serves ASGI
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "django_celery_beat",
+    "django_prometheus",
+    "django_structlog",
+    "django_htmx",
+    "apps.core",
+    "apps.users",
+    "apps.knowledge",
+    "apps.documents",
+    "apps.chat",
+]
+
+MIDDLEWARE = [
+    "apps.core.middleware.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "theo.urls"
+WSGI_APPLICATION = "theo.wsgi.application"
+ASGI_APPLICATION = "theo.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "apps.core.context_processors.theo",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------
+
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("THEO_DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: one server, separate databases for broker, cache and channel layer -------
+
+REDIS_DB_BASE = env.int("THEO_REDIS_DB", default=8 if TESTING else 0)
+
+
+def redis_db_url(db_offset: int) -> str:
+    """REDIS_URL pointed at database REDIS_DB_BASE + db_offset (tcp or unix socket)."""
+    base, _, _query = REDIS_URL.partition("?")
+    db = REDIS_DB_BASE + db_offset
+    if base.startswith("unix://"):
+        return f"{base}?db={db}"
+    scheme_host = base.split("/", 3)
+    return "/".join(scheme_host[:3]) + f"/{db}"
+
+
+def celery_broker_url(db_offset: int) -> str:
+    if REDIS_URL.startswith("unix://"):
+        path = REDIS_URL.removeprefix("unix://").partition("?")[0]
+        return f"redis+socket://{path}?virtual_host={REDIS_DB_BASE + db_offset}"
+    return redis_db_url(db_offset)
+
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": redis_db_url(1),
+        "KEY_PREFIX": "theo",
+        "TIMEOUT": 300,
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [redis_db_url(2)], "prefix": "theo", "capacity": 1000, "expiry": 60},
+    }
+}
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- Celery -------------------------------------------------------------------------
+
+CELERY_BROKER_URL = celery_broker_url(0)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "flush-expired-jwt": {
+        "task": "apps.users.tasks.flush_expired_tokens_task",
+        "schedule": timedelta(days=1),
+    },
+}
+WORKER_CONCURRENCY = env.int("THEO_WORKER_CONCURRENCY", default=2)
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+
+# --- Auth ---------------------------------------------------------------------------
+
+AUTH_USER_MODEL = "users.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+INITIAL_ADMIN_EMAIL = env("THEO_ADMIN_EMAIL", default="")
+INITIAL_ADMIN_PASSWORD = env("THEO_ADMIN_PASSWORD", default="")
+DEFAULT_MONTHLY_BUDGET_USD = env.float("THEO_DEFAULT_MONTHLY_BUDGET_USD", default=5.0)
+
+SIMPLE_JWT = {
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "ALGORITHM": "HS256",
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("THEO_JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("THEO_JWT_REFRESH_DAYS", default=7)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "USER_AUTHENTICATION_RULE": "apps.users.authentication.user_may_sign_in",
+    # A password change revokes every token issued before it.
+    "CHECK_REVOKE_TOKEN": True,
+}
+
+# --- REST API -----------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.users.authentication.ApprovedJWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.core.permissions.IsApproved"],
+    "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.StandardPagination",
+    "PAGE_SIZE": 25,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Theo API",
+    "DESCRIPTION": "Theological research assistant. Errors are always "
+    '`{"error": {"code", "message", "details"}}`; see docs/api.md.',
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Rate limits (django-ratelimit on the shared Redis cache) -----------------------
+
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_ENABLE = True
+RATELIMIT_IP_META_KEY = "apps.core.ratelimits.client_ip" if BEHIND_PROXY else "REMOTE_ADDR"
+RATE_LIMITS = {
+    "login": env("THEO_LOGIN_RATE", default="5/m"),
+    "register": env("THEO_REGISTER_RATE", default="10/h"),
+    "chat": "10/m",
+    "upload": "20/h",
+    "search": "60/m",
+}
+
+# --- Uploads, static files, i18n ---------------------------------------------------
+
+MAX_UPLOAD_MB = env.int("THEO_MAX_UPLOAD_MB", default=50)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if TESTING
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+HEALTH_DISK_MIN_FREE_MB = env.int("THEO_DISK_MIN_FREE_MB", default=1024)
+
+# Anthropic (used by the chat app).
+ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="") or None
+
+# --- Logging: JSON lines (human-readable when DEBUG) --------------------------------
+
+LOG_LEVEL = env("THEO_LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env("THEO_LOG_FORMAT", default="console" if DEBUG else "json")
+
+from apps.core.logging import configure_logging  # noqa: E402
+
+LOGGING = configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
+DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = 20  # INFO: a 404 is not a warning
+# RequestIdMiddleware has already validated (or generated) X-Request-ID.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+CSRF_FAILURE_VIEW = "apps.core.views.csrf_failure"
