@@ -330,7 +330,7 @@ ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="") or None
 
 # --- Logging: JSON lines (human-readable when DEBUG) --------------------------------
 
-LOG_LEVEL = env("THEO_LOG_LEVEL", default="INFO").upper()
+LOG_LEVEL = env("THEO_LOG_LEVEL", default="WARNING" if TESTING else "INFO").upper()
 LOG_FORMAT = env("THEO_LOG_FORMAT", default="console" if DEBUG else "json")
 
 from apps.core.logging import configure_logging  # noqa: E402

@@ -19,6 +19,7 @@ from django.utils.crypto import constant_time_compare
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from apps.users.authentication import token_user
 from apps.users.models import User
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -40,7 +41,7 @@ def user_from_token(raw_token: str) -> Any:
         token = AccessToken(raw_token)
     except TokenError:
         return AnonymousUser()
-    return User.objects.filter(pk=token.get("user_id")).first() or AnonymousUser()
+    return token_user(token) or AnonymousUser()
 
 
 @database_sync_to_async
