@@ -8,6 +8,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "theo.settings")
 # Set up Django before anything imports models (consumers, auth middleware).
 django_asgi_app = get_asgi_application()
 
+from apps.core.checks import refuse_to_start_with_weak_secrets  # noqa: E402
+
+refuse_to_start_with_weak_secrets()
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 

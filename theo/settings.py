@@ -54,7 +54,8 @@ def _secret(env_name: str, file_name: str) -> str:
         return value
     if EMBEDDED_DATABASE:
         return load_or_create_secret(DATA_DIR / "secrets" / file_name)
-    return INSECURE_DEFAULT_KEY if DEBUG else ""
+    # A placeholder rather than "": the system check (theo.E001/E002) then says what to set.
+    return INSECURE_DEFAULT_KEY
 
 
 SECRET_KEY = _secret("SECRET_KEY", "secret_key")
@@ -64,7 +65,8 @@ JWT_SIGNING_KEY = _secret("THEO_JWT_SIGNING_KEY", "jwt_signing_key")
 
 HOST = env("HOST", default="127.0.0.1")
 PORT = env.int("PORT", default=8000)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+# Loopback names are always allowed: health checks inside a container or host use them.
+ALLOWED_HOSTS = [*env.list("ALLOWED_HOSTS", default=[]), "127.0.0.1", "localhost", "[::1]"]
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # THEO_HTTPS: Theo is served over HTTPS (directly or behind a TLS-terminating proxy).

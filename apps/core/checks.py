@@ -47,3 +47,12 @@ def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             )
         )
     return errors
+
+
+def refuse_to_start_with_weak_secrets() -> None:
+    """Called by the daphne and Celery entry points, which run no system checks themselves."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    errors = check_secrets()
+    if errors:
+        raise ImproperlyConfigured("; ".join(f"{e.id}: {e.msg} {e.hint}" for e in errors))
