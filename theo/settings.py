@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import environ
 
@@ -163,19 +164,19 @@ REDIS_DB_BASE = env.int("THEO_REDIS_DB", default=8 if TESTING else 0)
 
 
 def redis_db_url(db_offset: int) -> str:
-    """REDIS_URL pointed at database REDIS_DB_BASE + db_offset (tcp or unix socket)."""
-    base, _, _query = REDIS_URL.partition("?")
+    """REDIS_URL pointed at database REDIS_DB_BASE + db_offset (tcp or unix socket); other
+    options in the URL (e.g. rediss:// certificate settings) are kept."""
+    parts = urlsplit(REDIS_URL)
     db = REDIS_DB_BASE + db_offset
-    if base.startswith("unix://"):
-        return f"{base}?db={db}"
-    scheme_host = base.split("/", 3)
-    return "/".join(scheme_host[:3]) + f"/{db}"
+    if parts.scheme == "unix":
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "db"] + [("db", str(db))]
+        return f"unix://{parts.path}?{urlencode(query)}"
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, ""))
 
 
 def celery_broker_url(db_offset: int) -> str:
     if REDIS_URL.startswith("unix://"):
-        path = REDIS_URL.removeprefix("unix://").partition("?")[0]
-        return f"redis+socket://{path}?virtual_host={REDIS_DB_BASE + db_offset}"
+        return f"redis+socket://{urlsplit(REDIS_URL).path}?virtual_host={REDIS_DB_BASE + db_offset}"
     return redis_db_url(db_offset)
 
 

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core import views as core_views
 from apps.core.api import AuditEventListView
+from apps.users import views as user_views
 from apps.users.api_urls import admin_urlpatterns, auth_urlpatterns
 
 api_v1 = [
@@ -15,6 +16,7 @@ api_v1 = [
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("accounts/", include("apps.users.urls")),
+    path("admin/login/", user_views.admin_login_view),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -137,6 +137,8 @@ def _drf_error(exc: drf.APIException) -> ApiError:
         message = str(detail.get("detail", exc.default_detail))
         code = str(detail.get("code") or code or exc.default_code)
         return ApiError(exc.status_code, code, message)
+    if isinstance(exc, drf.PermissionDenied) and str(detail).startswith("CSRF Failed"):
+        return ApiError(403, "csrf_failed", "CSRF check failed. Send the csrftoken cookie value as X-CSRFToken.")
     if isinstance(exc, drf.Throttled):
         wait = math.ceil(exc.wait or 1)
         return ApiError(

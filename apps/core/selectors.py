@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.core.errors import ValidationFailed
@@ -12,12 +13,16 @@ from apps.core.models import AuditEvent
 
 
 def _parse_moment(name: str, value: str) -> datetime:
-    moment = parse_datetime(value)
-    if moment is None and (day := parse_date(value)) is not None:
-        moment = datetime(day.year, day.month, day.day)
+    """An ISO date or date-time; without an offset it is read as UTC."""
+    try:
+        moment = parse_datetime(value)
+        if moment is None and (day := parse_date(value)) is not None:
+            moment = datetime(day.year, day.month, day.day)
+    except ValueError:  # well-formed but impossible, e.g. 2026-02-30
+        moment = None
     if moment is None:
         raise ValidationFailed(details={name: ["Use an ISO date or date-time, e.g. 2026-01-31 or 2026-01-31T12:00Z."]})
-    return moment
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
 
 
 def audit_events_list(

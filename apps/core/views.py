@@ -11,6 +11,7 @@ from django.urls import Resolver404, resolve
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from apps.core import health
@@ -75,6 +76,7 @@ def health_ready(request: HttpRequest) -> JsonResponse:
 # --- errors -------------------------------------------------------------------------
 
 
+@csrf_exempt  # writes nothing; a POST to a mistyped path deserves the 404 and its hint
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Catch-all under /api/: unknown API paths answer JSON, never Django's HTML page."""
     details = {"path": request.path}

@@ -26,6 +26,16 @@ class UserChangeForm(forms.ModelForm):
         model = User
         fields = ["display_name", "role", "monthly_budget_usd"]
 
+    def clean_role(self) -> str:
+        """Refuse here, on the form, what the service would refuse (e.g. the last admin)."""
+        role = self.cleaned_data["role"]
+        current = User.objects.get(pk=self.instance.pk)
+        try:
+            services.guard_last_admin(user=current, new_role=role, new_status=current.status)
+        except TheoError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return role
+
 
 class UserCreationForm(forms.ModelForm):
     password = forms.CharField(widget=forms.PasswordInput, help_text="At least 10 characters.")

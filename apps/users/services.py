@@ -14,7 +14,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.management import call_command
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -129,13 +129,23 @@ def _other_active_admins(user: User) -> bool:
     return admins.exclude(pk=user.pk).exists()
 
 
-def _guard_last_admin(*, user: User, new_role: str, new_status: str) -> None:
+ADMIN_CHANGES_LOCK = "SELECT pg_advisory_xact_lock(hashtext('theo.users.admin_changes'))"
+
+
+def guard_last_admin(*, user: User, new_role: str, new_status: str) -> None:
+    """Refuse a change that would leave no active admin. Call inside the transaction that
+    makes the change: the advisory lock serialises concurrent admin changes, so two
+    admins stepping down at once cannot both pass the check."""
     loses_admin = (
         user.is_staff
         and user.is_approved
         and (new_status != User.Status.APPROVED or (new_role != User.Role.ADMIN and not user.is_superuser))
     )
-    if loses_admin and not _other_active_admins(user):
+    if not loses_admin:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(ADMIN_CHANGES_LOCK)
+    if not _other_active_admins(user):
         raise Conflict("This is the last active admin; make another admin first.", code="last_admin")
 
 
@@ -160,11 +170,11 @@ def user_set_status(
         )
     if actor is not None and actor.pk == user.pk and status != User.Status.APPROVED:
         raise PermissionDenied("You cannot deny or suspend your own account.", code="own_account")
-    _guard_last_admin(user=user, new_role=user.role, new_status=status)
     if status == user.status and reason == user.denial_reason:
         return user
     previous = user.status
     with transaction.atomic():
+        guard_last_admin(user=user, new_role=user.role, new_status=status)
         user.status = status
         user.denial_reason = "" if status in (User.Status.APPROVED, User.Status.PENDING) else reason
         user.status_changed_at = timezone.now()
@@ -212,23 +222,24 @@ def user_update(
     reason: str = "",
     request: HttpRequest | None = None,
 ) -> User:
-    """Staff edits: role, monthly AI budget, display name and (through user_set_status) status."""
+    """Staff edits: role, monthly AI budget, display name and (through user_set_status) status.
+    All or nothing: one refused part leaves the account unchanged."""
+    if role is not None and role not in User.Role.values:
+        raise ValidationFailed(details={"role": [f"Must be one of: {', '.join(User.Role.values)}."]})
+    if monthly_budget_usd is not None and Decimal(monthly_budget_usd) < 0:
+        raise ValidationFailed(details={"monthly_budget_usd": ["Must be zero or more."]})
     changes: dict[str, Any] = {}
-    if role is not None and role != user.role:
-        if role not in User.Role.values:
-            raise ValidationFailed(details={"role": [f"Must be one of: {', '.join(User.Role.values)}."]})
-        _guard_last_admin(user=user, new_role=role, new_status=user.status)
-        changes["role"] = (user.role, role)
-        user.role = role
-    if monthly_budget_usd is not None and Decimal(monthly_budget_usd) != user.monthly_budget_usd:
-        if Decimal(monthly_budget_usd) < 0:
-            raise ValidationFailed(details={"monthly_budget_usd": ["Must be zero or more."]})
-        changes["monthly_budget_usd"] = (str(user.monthly_budget_usd), str(monthly_budget_usd))
-        user.monthly_budget_usd = Decimal(monthly_budget_usd)
-    if display_name is not None and display_name.strip() and display_name.strip() != user.display_name:
-        changes["display_name"] = (user.display_name, display_name.strip())
-        user.display_name = display_name.strip()[:150]
     with transaction.atomic():
+        if role is not None and role != user.role:
+            guard_last_admin(user=user, new_role=role, new_status=user.status)
+            changes["role"] = (user.role, role)
+            user.role = role
+        if monthly_budget_usd is not None and Decimal(monthly_budget_usd) != user.monthly_budget_usd:
+            changes["monthly_budget_usd"] = (str(user.monthly_budget_usd), str(monthly_budget_usd))
+            user.monthly_budget_usd = Decimal(monthly_budget_usd)
+        if display_name is not None and display_name.strip() and display_name.strip() != user.display_name:
+            changes["display_name"] = (user.display_name, display_name.strip())
+            user.display_name = display_name.strip()[:150]
         if changes:
             user.save(update_fields=[*changes])
             audit_record(
@@ -264,8 +275,8 @@ def user_create_by_staff(
 def user_delete(*, user: User, actor: User, request: HttpRequest | None = None) -> None:
     if actor.pk == user.pk:
         raise PermissionDenied("You cannot delete your own account here.", code="own_account")
-    _guard_last_admin(user=user, new_role=User.Role.USER, new_status=User.Status.DENIED)
     with transaction.atomic():
+        guard_last_admin(user=user, new_role=User.Role.USER, new_status=User.Status.DENIED)
         audit_record(actor=actor, action="user.delete", target=user, data={"email": user.email}, request=request)
         user.delete()
 

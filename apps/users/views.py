@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -86,6 +89,14 @@ def register_view(request: HttpRequest) -> HttpResponse:
 def pending_view(request: HttpRequest) -> HttpResponse:
     notice = request.session.get(ACCOUNT_NOTICE) or {"status": "pending", "reason": ""}
     return render(request, "users/pending.html", {"notice": notice})
+
+
+def admin_login_view(request: HttpRequest) -> HttpResponse:
+    """The admin signs in through the one sign-in page (rate limits, approval, audit)."""
+    if request.user.is_authenticated and not request.user.is_staff:
+        return render(request, "403.html", {"exception": "Staff only."}, status=403)
+    target = request.GET.get("next") or "/admin/"
+    return redirect(f"{reverse('login')}?{urlencode({'next': target})}")
 
 
 @require_POST

@@ -13,8 +13,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.users.models import User
 from apps.users.services import user_suspend
-from theo.asgi import application
 from tests.users.factories import UserFactory
+from theo.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,19 +47,19 @@ async def session_cookie_for(user: User) -> tuple[bytes, bytes]:
 
 
 async def test_anonymous_is_closed_with_4401():
-    communicator, message = await connect()
+    _communicator, message = await connect()
     assert message == {"type": "websocket.close", "code": 4401}
 
 
 async def test_invalid_token_is_closed_with_4401():
-    communicator, message = await connect("/ws/events/?token=not-a-token")
+    _communicator, message = await connect("/ws/events/?token=not-a-token")
     assert message == {"type": "websocket.close", "code": 4401}
 
 
 @pytest.mark.parametrize("status", ["pending", "denied", "suspended"])
 async def test_not_approved_token_is_closed_with_4403(status):
     user = await make_user(status=status)
-    communicator, message = await connect(f"/ws/events/?token={AccessToken.for_user(user)}")
+    _communicator, message = await connect(f"/ws/events/?token={AccessToken.for_user(user)}")
     assert message == {"type": "websocket.close", "code": 4403}
 
 
@@ -86,7 +86,7 @@ async def test_session_of_a_suspended_user_is_closed_with_4403():
     user = await make_user()
     cookie = await session_cookie_for(user)
     await sync_to_async(User.objects.filter(pk=user.pk).update)(status=User.Status.SUSPENDED)
-    communicator, message = await connect(headers=[cookie])
+    _communicator, message = await connect(headers=[cookie])
     assert message == {"type": "websocket.close", "code": 4403}
 
 
