@@ -22,6 +22,11 @@ def client_ip(request: HttpRequest) -> str:
     return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR", "")
 
 
+def request_address(request: HttpRequest) -> str:
+    """The client's full address (the forwarded one behind a trusted proxy)."""
+    return client_ip(request) if settings.BEHIND_PROXY else request.META.get("REMOTE_ADDR", "")
+
+
 def client_address(request: HttpRequest) -> str:
     """The client's address as rate limits see it (IPv6 grouped by /64)."""
     return _get_ip(request)

@@ -64,6 +64,19 @@ def _validate_password(password: str, user: User) -> None:
         raise ValidationFailed(details={"password": list(exc.messages)}) from exc
 
 
+def _save_new_account(user: User, password: str) -> User:
+    """Validate and set the password, then insert; the e-mail constraint catches duplicates."""
+    _validate_password(password, user)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        message = "An account with this e-mail address already exists."
+        raise Conflict(message, code="email_taken", details={"email": [message]}) from exc
+    return user
+
+
 # --- registration and sign-in -------------------------------------------------------
 
 
@@ -79,18 +92,7 @@ def user_register(*, email: str, password: str, display_name: str = "", ip: str 
     except DjangoValidationError as exc:
         raise ValidationFailed(details={"email": ["Enter a valid e-mail address."]}) from exc
     display_name = (display_name or "").strip() or email.split("@")[0]
-    user = User(email=email, display_name=display_name[:150])
-    _validate_password(password, user)
-    user.set_password(password)
-    try:
-        with transaction.atomic():
-            user.save()
-    except IntegrityError as exc:
-        raise Conflict(
-            "An account with this e-mail address already exists.",
-            code="email_taken",
-            details={"email": ["An account with this e-mail address already exists."]},
-        ) from exc
+    user = _save_new_account(User(email=email, display_name=display_name[:150]), password)
     audit_record(actor=None, action="user.register", target=user, data={"email": email})
     return user
 
@@ -261,13 +263,7 @@ def user_create_by_staff(
     user = User(email=normalize_email(email), display_name=display_name or email.split("@")[0], role=role)
     user.status = User.Status.APPROVED
     user.status_changed_at = timezone.now()
-    _validate_password(password, user)
-    user.set_password(password)
-    try:
-        with transaction.atomic():
-            user.save()
-    except IntegrityError as exc:
-        raise Conflict("An account with this e-mail address already exists.", code="email_taken") from exc
+    _save_new_account(user, password)
     audit_record(actor=actor, action="user.create", target=user, data={"role": role}, request=request)
     return user
 

@@ -47,8 +47,11 @@ def test_redis_url_attaches_to_the_running_server():
 def test_the_url_reaches_the_database_the_tests_use():
     import psycopg
 
+    from django.db import connection
+
     socket_dir = embedded.postgres_url(settings.DATA_DIR).split("?host=")[1]
-    with psycopg.connect(host=socket_dir, user=embedded.POSTGRES_USER, dbname=embedded.DATABASE_NAME) as conn:
+    test_database = connection.settings_dict["NAME"]  # migrated by pytest-django, with pgvector
+    with psycopg.connect(host=socket_dir, user=embedded.POSTGRES_USER, dbname=test_database) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
         assert conn.execute("SELECT extname FROM pg_extension WHERE extname = 'vector'").fetchone() is not None
 
