@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from channels.layers import channel_layers
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -27,6 +28,16 @@ def _clean_cache() -> Iterator[None]:
     """Rate-limit counters live in the cache: each test starts with none."""
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> Iterator[None]:
+    """Each test runs its own event loop; channels_redis keeps per-loop locks and cleanup
+    tasks in the layer object, so a layer must not outlive its loop (a receive would wait
+    forever on a lock held by a task of a closed loop)."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,10 @@
 
 from django.urls import path
 
+from apps.documents.consumers import DocumentRoomConsumer
 from apps.users.consumers import UserEventsConsumer
 
 websocket_urlpatterns = [
     path("ws/events/", UserEventsConsumer.as_asgi()),
+    path("ws/documents/<uuid:document_id>/", DocumentRoomConsumer.as_asgi()),
 ]

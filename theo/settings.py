@@ -25,6 +25,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # Nothing may download models or data at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # pytest sets PYTEST_VERSION; tests then use their own Redis databases (see REDIS below),
 # so a running `make run` and `make test` never share queues or caches.
@@ -99,6 +102,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -192,7 +196,23 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [redis_db_url(2)], "prefix": "theo", "capacity": 1000, "expiry": 60},
+        "CONFIG": {
+            # The layer blocks in BZPOPMIN for 5 s per read, and redis-py 8's default 5 s
+            # socket timeout races it (idle sockets die every 5 s). A finite read timeout
+            # also makes redis-py swallow a task cancellation, so a closing consumer would
+            # never finish: no read timeout; BZPOPMIN's own 5 s bounds every read.
+            "hosts": [
+                {
+                    "address": redis_db_url(2),
+                    "socket_timeout": None,
+                    "socket_connect_timeout": 5,
+                    **({} if REDIS_URL.startswith("unix://") else {"socket_keepalive": True}),
+                }
+            ],
+            "prefix": "theo",
+            "capacity": 1000,
+            "expiry": 60,
+        },
     }
 }
 
@@ -216,6 +236,10 @@ CELERY_BEAT_SCHEDULE = {
     "flush-expired-jwt": {
         "task": "apps.users.tasks.flush_expired_tokens_task",
         "schedule": timedelta(days=1),
+    },
+    "requeue-stuck-documents": {
+        "task": "apps.documents.tasks.requeue_stuck_documents_task",
+        "schedule": timedelta(minutes=5),
     },
 }
 WORKER_CONCURRENCY = env.int("THEO_WORKER_CONCURRENCY", default=2)
@@ -287,6 +311,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AccountStatusEnum": "apps.users.models.User.Status",
+        "DocumentStatusEnum": "apps.documents.models.Document.Status",
+    },
 }
 
 # --- Rate limits (django-ratelimit on the shared Redis cache) -----------------------
@@ -324,6 +352,20 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# --- Documents and the passage index -------------------------------------------------
+
+EMBEDDING_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+EMBEDDING_BATCH_SIZE = env.int("THEO_EMBEDDING_BATCH_SIZE", default=32)
+EMBEDDING_THREADS = env.int("THEO_EMBEDDING_THREADS", default=0)  # 0: torch's default
+CHUNK_WORDS = env.int("THEO_CHUNK_WORDS", default=180)
+CHUNK_OVERLAP_WORDS = env.int("THEO_CHUNK_OVERLAP_WORDS", default=40)
+DOCUMENTS_DIR = DATA_DIR / "documents"
+# Untrusted files are parsed in a child process with these limits.
+EXTRACTION_MEMORY_MB = env.int("THEO_EXTRACTION_MEMORY_MB", default=1024)
+EXTRACTION_TIMEOUT_SECONDS = env.int("THEO_EXTRACTION_TIMEOUT_SECONDS", default=120)
+# A document still "processing" this long after its last progress is re-queued by beat.
+INGEST_STUCK_MINUTES = env.int("THEO_INGEST_STUCK_MINUTES", default=30)
 
 HEALTH_DISK_MIN_FREE_MB = env.int("THEO_DISK_MIN_FREE_MB", default=1024)
 

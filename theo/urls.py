@@ -11,11 +11,13 @@ api_v1 = [
     path("auth/", include(auth_urlpatterns)),
     path("admin/users/", include(admin_urlpatterns)),
     path("audit/", AuditEventListView.as_view(), name="api-audit"),
+    path("documents/", include("apps.documents.api_urls")),
 ]
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("accounts/", include("apps.users.urls")),
+    path("documents/", include("apps.documents.urls")),
     path("admin/login/", user_views.admin_login_view),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

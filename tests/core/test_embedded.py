@@ -127,7 +127,7 @@ def test_settings_use_three_consecutive_databases_of_one_redis():
     channel_hosts = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
     assert broker == settings_module.celery_broker_url(0)
     assert cache == settings_module.redis_db_url(1)
-    assert channel_hosts == [settings_module.redis_db_url(2)]
+    assert [host["address"] for host in channel_hosts] == [settings_module.redis_db_url(2)]
     assert len({settings_module.redis_db_url(n) for n in range(3)}) == 3
 
 

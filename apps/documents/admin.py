@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.core.errors import TheoError
+from apps.documents import services
+from apps.documents.models import Document, DocumentAccess, DocumentNote
+
+
+class DocumentAccessInline(admin.TabularInline):
+    model = DocumentAccess
+    extra = 0
+    fields = ["user", "permission", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Document | None = None) -> bool:
+        return False
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    """Watch ingestion: status, stage, failures; reprocess from here."""
+
+    list_display = [
+        "title",
+        "owner",
+        "status",
+        "stage",
+        "progress",
+        "file_type",
+        "page_count",
+        "passage_count",
+        "created_at",
+    ]
+    list_filter = ["status", "stage", "file_type", "document_type"]
+    search_fields = ["title", "original_filename", "owner__email", "sha256"]
+    list_select_related = ["owner"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "id",
+        "owner",
+        "file_type",
+        "original_filename",
+        "size_bytes",
+        "sha256",
+        "status",
+        "stage",
+        "progress",
+        "progress_message",
+        "failure_reason",
+        "page_count",
+        "passage_count",
+        "themes",
+        "attempts",
+        "stage_log",
+        "created_at",
+        "updated_at",
+        "processing_started_at",
+        "completed_at",
+    ]
+    fields = ["title", "document_type", *readonly_fields]
+    inlines = [DocumentAccessInline]
+    actions = ["reprocess"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # documents arrive through the upload page or API, validated
+
+    def save_model(self, request: HttpRequest, obj: Document, form: object, change: bool) -> None:
+        fresh = Document.objects.get(pk=obj.pk)
+        services.document_update(document=fresh, actor=request.user, title=obj.title, document_type=obj.document_type)
+
+    def delete_model(self, request: HttpRequest, obj: Document) -> None:
+        services.document_delete(document=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        for document in queryset:
+            services.document_delete(document=document, actor=request.user)
+
+    @admin.action(description="Reprocess selected documents")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        queued = 0
+        for document in queryset:
+            try:
+                services.document_reprocess(document=document, actor=request.user)
+                queued += 1
+            except TheoError as exc:
+                messages.error(request, f"{document.title}: {exc.message}")
+        if queued:
+            messages.success(request, f"{queued} document(s) queued for processing.")
+
+
+@admin.register(DocumentNote)
+class DocumentNoteAdmin(admin.ModelAdmin):
+    list_display = ["document", "author", "page", "verse_reference", "created_at"]
+    search_fields = ["body", "document__title", "author__email"]
+    list_select_related = ["document", "author"]
+    readonly_fields = ["document", "author", "passage", "page", "verse_reference", "body", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -1,0 +1,219 @@
+"""Documents API: upload, list, detail, file, progress (SSE), passages, reprocess, shares, notes.
+
+Every route resolves the document through selectors.document_get_for: someone who may
+not see a document gets 404, never 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import FileResponse, HttpRequest, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import renderers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.errors import ValidationFailed
+from apps.core.pagination import StandardPagination
+from apps.documents import selectors, services, storage, uploads
+from apps.documents.models import Document
+from apps.documents.progress import progress_stream
+from apps.documents.selectors import Access, document_get_for
+from apps.documents.serializers import (
+    DocumentSerializer,
+    DocumentUpdateSerializer,
+    NoteCreateSerializer,
+    NoteSerializer,
+    PassageSerializer,
+    ShareCreateSerializer,
+    ShareDeleteSerializer,
+    ShareSerializer,
+    UploadSerializer,
+)
+
+CONTENT_TYPES = {
+    Document.FileType.PDF: "application/pdf",
+    Document.FileType.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    Document.FileType.HTML: "text/html; charset=utf-8",
+    Document.FileType.MARKDOWN: "text/markdown; charset=utf-8",
+    Document.FileType.TEXT: "text/plain; charset=utf-8",
+}
+
+
+def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _paginated(request: Request, view: APIView, queryset: Any, serializer_class: type, **context: Any) -> Response:
+    paginator = StandardPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    data = serializer_class(page, many=True, context={"request": request, **context}).data
+    return paginator.get_paginated_response(data)
+
+
+class DocumentListView(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
+        if request.method == "POST":
+            uploads.install_upload_handler(request)  # size limit while the body streams in
+        return super().initialize_request(request, *args, **kwargs)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=["queued", "processing", "completed", "failed"]),
+            OpenApiParameter("q", str, description="Part of the title or file name"),
+        ],
+        responses=DocumentSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        status_filter = request.query_params.get("status")
+        if status_filter and status_filter not in Document.Status.values:
+            raise ValidationFailed(details={"status": [f"One of: {', '.join(Document.Status.values)}."]})
+        documents = selectors.documents_list(user=request.user, status=status_filter, q=request.query_params.get("q"))
+        return _paginated(request, self, documents, DocumentSerializer)
+
+    @extend_schema(request=UploadSerializer, responses={202: DocumentSerializer})
+    def post(self, request: Request) -> Response:
+        data = request.data  # parses the multipart body through the limited handler
+        uploads.check_not_too_large(request._request)
+        valid = _valid(UploadSerializer, data)
+        document = services.document_upload(
+            owner=request.user,
+            uploaded_file=valid["file"],
+            title=valid.get("title", ""),
+            document_type=valid["document_type"],
+        )
+        document.access = Access.OWNER
+        body = DocumentSerializer(document, context={"request": request}).data
+        return Response(
+            body, status=status.HTTP_202_ACCEPTED, headers={"Location": f"/api/v1/documents/{document.pk}/"}
+        )
+
+
+class DocumentDetailView(APIView):
+    parser_classes = [JSONParser, FormParser]
+
+    @extend_schema(responses=DocumentSerializer)
+    def get(self, request: Request, pk: Any) -> Response:
+        document = document_get_for(user=request.user, pk=pk)
+        return Response(DocumentSerializer(document, context={"request": request}).data)
+
+    @extend_schema(request=DocumentUpdateSerializer, responses=DocumentSerializer)
+    def patch(self, request: Request, pk: Any) -> Response:
+        document = document_get_for(user=request.user, pk=pk, need=Access.EDIT)
+        services.document_update(
+            document=document, actor=request.user, **_valid(DocumentUpdateSerializer, request.data)
+        )
+        return Response(DocumentSerializer(document, context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: Any) -> Response:
+        document = document_get_for(user=request.user, pk=pk, need=Access.OWNER)
+        services.document_delete(document=document, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DocumentFileView(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: Any) -> FileResponse:
+        document = document_get_for(user=request.user, pk=pk)
+        path = storage.path_for(document)
+        if not path.exists():
+            raise ValidationFailed("The stored file is missing; ask an admin to check the data directory.")
+        response = FileResponse(
+            open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
+            as_attachment=True,  # never rendered inline: an uploaded HTML file must not run here
+            filename=document.original_filename,
+            content_type=CONTENT_TYPES[document.file_type],
+        )
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
+
+
+class EventStreamRenderer(renderers.BaseRenderer):
+    media_type = "text/event-stream"
+    format = "sse"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return renderers.JSONRenderer().render(data)
+
+
+class DocumentProgressView(APIView):
+    renderer_classes = [EventStreamRenderer, renderers.JSONRenderer]
+
+    @extend_schema(
+        responses={(200, "text/event-stream"): OpenApiResponse(description="stage*, progress*, completed|failed")}
+    )
+    def get(self, request: Request, pk: Any) -> StreamingHttpResponse:
+        document = document_get_for(user=request.user, pk=pk)
+        response = StreamingHttpResponse(progress_stream(document.pk), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
+        return response
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(response, Response):  # an error: JSON, whatever the client accepts
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class DocumentPassagesView(APIView):
+    @extend_schema(responses=PassageSerializer(many=True))
+    def get(self, request: Request, pk: Any) -> Response:
+        document = document_get_for(user=request.user, pk=pk)
+        return _paginated(request, self, selectors.document_passages(document=document), PassageSerializer)
+
+
+class DocumentReprocessView(APIView):
+    @extend_schema(request=None, responses={202: DocumentSerializer})
+    def post(self, request: Request, pk: Any) -> Response:
+        document = document_get_for(user=request.user, pk=pk, need=Access.EDIT)
+        services.document_reprocess(document=document, actor=request.user)
+        return Response(DocumentSerializer(document, context={"request": request}).data, status=202)
+
+
+class DocumentSharesView(APIView):
+    @extend_schema(responses=ShareSerializer(many=True))
+    def get(self, request: Request, pk: Any) -> Response:
+        document = document_get_for(user=request.user, pk=pk, need=Access.OWNER)
+        return _paginated(request, self, selectors.document_shares(document=document), ShareSerializer)
+
+    @extend_schema(request=ShareCreateSerializer, responses={201: ShareSerializer})
+    def post(self, request: Request, pk: Any) -> Response:
+        document = document_get_for(user=request.user, pk=pk, need=Access.OWNER)
+        data = _valid(ShareCreateSerializer, request.data)
+        share = services.document_share(document=document, actor=request.user, **data)
+        return Response(ShareSerializer(share).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ShareDeleteSerializer,
+        parameters=[OpenApiParameter("email", str, description="Or give it in the body")],
+        responses={204: None},
+    )
+    def delete(self, request: Request, pk: Any) -> Response:
+        document = document_get_for(user=request.user, pk=pk, need=Access.OWNER)
+        data = _valid(ShareDeleteSerializer, request.data or request.query_params)
+        services.document_unshare(document=document, actor=request.user, email=data["email"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DocumentNotesView(APIView):
+    @extend_schema(responses=NoteSerializer(many=True))
+    def get(self, request: Request, pk: Any) -> Response:
+        document = document_get_for(user=request.user, pk=pk)
+        return _paginated(request, self, selectors.document_notes(document=document), NoteSerializer)
+
+    @extend_schema(request=NoteCreateSerializer, responses={201: NoteSerializer})
+    def post(self, request: Request, pk: Any) -> Response:
+        document = document_get_for(user=request.user, pk=pk, need=Access.EDIT)
+        data = _valid(NoteCreateSerializer, request.data)
+        note = services.note_create(document=document, author=request.user, **data)
+        return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)

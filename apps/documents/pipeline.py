@@ -1,0 +1,227 @@
+"""The ingestion pipeline: extract -> chunk -> embed -> index -> references -> themes.
+
+`run(document_id=...)` is idempotent: it reads the stored file, rebuilds everything from
+it and swaps the passages in atomically, so a redelivered or repeated task changes
+nothing and duplicates nothing. Every stage reports to the row (stage, progress,
+message, stage_log) and to the channel group `document-<id>`.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from apps.documents import realtime, storage
+from apps.documents.chunking import Chunk, chunk_pages
+from apps.documents.extraction import ExtractionFailed, extract_pages
+from apps.documents.models import Document
+from apps.documents.selectors import passage_access_for
+from apps.documents.themes import identify_themes
+from apps.knowledge import embeddings, scripture
+from apps.knowledge.models import Passage
+from apps.knowledge.services import PassageData, passages_replace_for_source, passages_set_references
+
+logger = structlog.get_logger(__name__)
+Stage = Document.Stage
+# Errors worth retrying (database or broker briefly away); anything else fails the document.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, RedisConnectionError)
+
+# Where each stage starts on the 0-100 progress bar.
+STAGE_START = {
+    Stage.EXTRACT: 2,
+    Stage.CHUNK: 15,
+    Stage.EMBED: 20,
+    Stage.INDEX: 85,
+    Stage.REFERENCES: 90,
+    Stage.THEMES: 95,
+    Stage.DONE: 100,
+}
+
+
+class DocumentGone(Exception):
+    """The document was deleted while it was being processed: stop quietly."""
+
+
+def report(document: Document, *, stage: str, progress: int, message: str, finished_stage: str = "") -> None:
+    """Save the stage and progress, log a finished stage, tell everyone following."""
+    document.stage = stage
+    document.progress = max(0, min(100, progress))
+    document.progress_message = message[:300]
+    document.updated_at = timezone.now()
+    fields = ["status", "stage", "progress", "progress_message", "failure_reason", "updated_at"]
+    if finished_stage:
+        document.stage_log = [
+            *document.stage_log,
+            {"stage": finished_stage, "message": message[:300], "at": document.updated_at.isoformat()},
+        ]
+        fields.append("stage_log")
+    if not Document.objects.filter(pk=document.pk).update(**{f: getattr(document, f) for f in fields}):
+        raise DocumentGone()
+    realtime.broadcast(document.pk, realtime.progress_event(document))
+
+
+def claim(document_id: str) -> Document | None:
+    """Mark the document processing, unless it no longer needs it (deleted, or already
+    completed/failed: a duplicate delivery of a finished task)."""
+    with transaction.atomic():
+        document = Document.objects.select_for_update().filter(pk=document_id).first()
+        if document is None or document.is_finished:
+            return None
+        document.status = Document.Status.PROCESSING
+        document.stage_log = []
+        document.failure_reason = ""
+        document.attempts += 1
+        document.processing_started_at = timezone.now()
+        document.save(
+            update_fields=["status", "stage_log", "failure_reason", "attempts", "processing_started_at", "updated_at"]
+        )
+    return document
+
+
+def run(*, document_id: str) -> None:
+    document = claim(document_id)
+    if document is None:
+        logger.info("ingest_skipped", document_id=document_id)
+        return
+    log = logger.bind(document_id=document_id, attempt=document.attempts)
+    log.info("ingest_started", file_type=document.file_type, size_bytes=document.size_bytes)
+    try:
+        _ingest(document)
+    except ExtractionFailed as exc:
+        fail(document, str(exc))
+        log.info("ingest_failed", reason=str(exc))
+    except DocumentGone:
+        log.info("ingest_abandoned_document_deleted")
+    except TRANSIENT_ERRORS:
+        raise  # the task retries with backoff
+    except Exception:
+        log.exception("ingest_crashed")
+        fail(document, "An unexpected error stopped processing. It has been logged; try reprocessing.")
+
+
+def _ingest(document: Document) -> None:
+    report(document, stage=Stage.EXTRACT, progress=STAGE_START[Stage.EXTRACT], message="Extracting text")
+    pages = extract_pages(storage.path_for(document), document.file_type)
+    Document.objects.filter(pk=document.pk).update(page_count=len(pages))
+    report(
+        document,
+        stage=Stage.CHUNK,
+        progress=STAGE_START[Stage.CHUNK],
+        message=f"Extracted {len(pages)} page(s)",
+        finished_stage=Stage.EXTRACT,
+    )
+
+    chunks = chunk_pages(pages, size=settings.CHUNK_WORDS, overlap=settings.CHUNK_OVERLAP_WORDS)
+    if not chunks:
+        raise ExtractionFailed("No text found in the file.")
+    report(
+        document,
+        stage=Stage.EMBED,
+        progress=STAGE_START[Stage.EMBED],
+        message=f"Split into {len(chunks)} passages",
+        finished_stage=Stage.CHUNK,
+    )
+
+    vectors = _embed(document, chunks)
+    report(
+        document,
+        stage=Stage.INDEX,
+        progress=STAGE_START[Stage.INDEX],
+        message=f"Embedded {len(chunks)} passages",
+        finished_stage=Stage.EMBED,
+    )
+
+    with transaction.atomic():
+        # Locked: a delete or share change waits for the swap, or happens before it.
+        current = Document.objects.select_for_update().filter(pk=document.pk).first()
+        if current is None:
+            raise DocumentGone()
+        passages_replace_for_source(
+            source_kind=Passage.SourceKind.DOCUMENT,
+            source_id=document.pk,
+            title=current.title,
+            passages=[
+                PassageData(chunk.index, chunk.text, vector, chunk.page_start, chunk.page_end)
+                for chunk, vector in zip(chunks, vectors, strict=True)
+            ],
+            access=passage_access_for(current),
+            embedding_model=embeddings.model_name(),
+        )
+    report(
+        document,
+        stage=Stage.REFERENCES,
+        progress=STAGE_START[Stage.REFERENCES],
+        message=f"Indexed {len(chunks)} passages",
+        finished_stage=Stage.INDEX,
+    )
+
+    found = _index_references(document)
+    report(
+        document,
+        stage=Stage.THEMES,
+        progress=STAGE_START[Stage.THEMES],
+        message=f"Found {found} scripture reference(s)",
+        finished_stage=Stage.REFERENCES,
+    )
+
+    document.themes = identify_themes([scripture.strip_references(chunk.text) for chunk in chunks])
+    complete(document, passage_count=len(chunks))
+
+
+def _embed(document: Document, chunks: list[Chunk]) -> list[list[float]]:
+    batch = settings.EMBEDDING_BATCH_SIZE
+    span = STAGE_START[Stage.INDEX] - STAGE_START[Stage.EMBED]
+    vectors: list[list[float]] = []
+    for start in range(0, len(chunks), batch):
+        texts = [chunk.text for chunk in chunks[start : start + batch]]
+        vectors.extend(embeddings.embed_texts(texts, batch_size=batch).tolist())
+        done = len(vectors)
+        report(
+            document,
+            stage=Stage.EMBED,
+            progress=STAGE_START[Stage.EMBED] + span * done // len(chunks),
+            message=f"Embedded {done} of {len(chunks)} passages",
+        )
+    return vectors
+
+
+def _index_references(document: Document) -> int:
+    """Scripture references per passage, as canonical strings and verse ids."""
+    updates: dict[uuid.UUID, tuple[list[str], list[int]]] = {}
+    passages = Passage.objects.filter(source_kind=Passage.SourceKind.DOCUMENT, source_id=document.pk)
+    for passage_id, text in passages.values_list("id", "text"):
+        references = scripture.find_references(text)
+        if references:
+            updates[passage_id] = ([r.canonical for r in references], scripture.verse_ids_of(references))
+    passages_set_references(updates=updates)
+    return sum(len(canonical) for canonical, _ in updates.values())
+
+
+def complete(document: Document, *, passage_count: int) -> None:
+    document.status = Document.Status.COMPLETED
+    document.passage_count = passage_count
+    document.completed_at = timezone.now()
+    Document.objects.filter(pk=document.pk).update(
+        passage_count=passage_count, completed_at=document.completed_at, themes=document.themes
+    )
+    report(
+        document,
+        stage=Stage.DONE,
+        progress=100,
+        message=f"Ready: {passage_count} passages"
+        + (f"; themes: {', '.join(document.themes[:5])}" if document.themes else ""),
+        finished_stage=Stage.THEMES,
+    )
+    logger.info("ingest_completed", document_id=str(document.pk), passages=passage_count)
+
+
+def fail(document: Document, reason: str) -> None:
+    """Failed with a readable reason; the stage stays where it failed. Reprocess to retry."""
+    document.status = Document.Status.FAILED
+    document.failure_reason = reason
+    report(document, stage=document.stage, progress=document.progress, message=reason)

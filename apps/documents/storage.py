@@ -1,0 +1,37 @@
+"""Uploaded files, stored privately under THEO_DATA_DIR/documents by document id.
+
+Never under the user's file name, never under a static or media URL: files reach users
+only through the API's download view, after the access check.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+
+
+def path_for(document) -> Path:
+    key = str(document.pk)
+    return settings.DOCUMENTS_DIR / key[:2] / key
+
+
+def store(source: Path, document) -> Path:
+    """Move (or copy) the uploaded temporary file into place, readable by Theo only."""
+    target = path_for(document)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    partial = target.with_suffix(".partial")
+    shutil.copyfile(source, partial)
+    os.chmod(partial, 0o600)
+    os.replace(partial, target)  # atomic: a reader never sees half a file
+    return target
+
+
+def delete(document) -> None:
+    delete_path(path_for(document))
+
+
+def delete_path(path: Path) -> None:
+    path.unlink(missing_ok=True)

@@ -1,0 +1,65 @@
+"""Document pages: the library (list + upload) and one document (live progress, presence,
+passages, notes, sharing). Both use the API from the browser for writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from apps.core.errors import NotFound
+from apps.documents import selectors
+from apps.documents.models import Document
+from apps.documents.selectors import Access
+from apps.documents.serializers import DocumentSerializer
+
+PAGE_SIZE = 20
+
+
+@login_required
+def document_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status") or None
+    if status not in Document.Status.values:
+        status = None
+    documents = selectors.documents_list(user=request.user, status=status, q=request.GET.get("q") or None)
+    page = Paginator(documents, PAGE_SIZE).get_page(request.GET.get("page"))
+    for document in page.object_list:
+        document.access = selectors.access_level(request.user, document)
+    return render(
+        request,
+        "documents/list.html",
+        {
+            "page": page,
+            "status": status or "",
+            "q": request.GET.get("q", ""),
+            "statuses": Document.Status.choices,
+            "can_upload": not request.user.is_guest,
+            "max_upload_mb": settings.MAX_UPLOAD_MB,
+            "document_types": Document.DocumentType.choices,
+        },
+    )
+
+
+@login_required
+def document_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    try:
+        document = selectors.document_get_for(user=request.user, pk=pk)
+    except NotFound:
+        return render(request, "404.html", status=404)
+    passages = Paginator(selectors.document_passages(document=document), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "document": document,
+        "document_json": DocumentSerializer(document, context={"request": request}).data,
+        "passages": passages,
+        "notes": selectors.document_notes(document=document),
+        "shares": selectors.document_shares(document=document) if document.access >= Access.OWNER else [],
+        "can_edit": document.access >= Access.EDIT,
+        "is_owner": document.access >= Access.OWNER,
+        "stages": [choice for choice in Document.Stage.choices if choice[0] not in ("queued", "done")],
+        "done_stages": [entry["stage"] for entry in document.stage_log],
+    }
+    return render(request, "documents/detail.html", context)

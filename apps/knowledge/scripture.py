@@ -1,0 +1,166 @@
+"""Scripture references: parsing (a wrapper around pythonbible) and Bible text.
+
+pythonbible drops or misreads references after a comma between books ("John 3:16,
+1 Cor 13:4" reads "1" as John 3:1 and loses 1 Corinthians) and does not know some common
+abbreviations ("Mt", "Mk", "Lk", "Dt", "Ex"). So the text is split at every book name
+and each piece is parsed on its own, after the abbreviations are spelled out.
+
+Verse ids are pythonbible's integers BBCCCVVV (John 3:16 = 43003016).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pythonbible as bible
+from pythonbible.bible.errors import VersionMissingVerseError
+from pythonbible.regular_expressions import BOOK, SCRIPTURE_REFERENCE_REGULAR_EXPRESSION
+
+TRANSLATIONS = {"kjv": bible.Version.KING_JAMES, "web": bible.Version.WORLD_ENGLISH}
+DEFAULT_TRANSLATION = "web"
+
+# Abbreviations pythonbible does not know; spelled out only before a chapter number.
+_EXTRA_ABBREVIATIONS = {
+    "Mt": "Matthew",
+    "Mk": "Mark",
+    "Mr": "Mark",
+    "Lk": "Luke",
+    "Ex": "Exodus",
+    "Dt": "Deuteronomy",
+    "Nm": "Numbers",
+    "Jdg": "Judges",
+}
+_ABBREVIATION = re.compile(r"\b(" + "|".join(_EXTRA_ABBREVIATIONS) + r")\b\.?(?=\s*\d)")
+# "Is" is an English word: only "Is 53:5" (chapter:verse) means Isaiah.
+_ISAIAH = re.compile(r"\bIs\.?(?=\s*\d{1,3}\s*:\s*\d)")
+_BOOK = re.compile(BOOK, re.IGNORECASE)
+_CHAPTER_FOLLOWS = re.compile(r"^\s*\d")
+_LEFTOVER_SEPARATORS = re.compile(r"(?:[,;&]|\band\b|\bcf\.?|\s)+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ScriptureReference:
+    """One canonical reference ("Romans 8:28-30") and the verse ids it covers."""
+
+    canonical: str
+    verse_ids: tuple[int, ...]
+
+    @property
+    def first_verse_id(self) -> int:
+        return self.verse_ids[0]
+
+
+class ScriptureParseError(ValueError):
+    def __init__(self, message: str, *, not_understood: list[str]) -> None:
+        super().__init__(message)
+        self.not_understood = not_understood
+
+
+def _spell_out_abbreviations(text: str) -> str:
+    text = _ABBREVIATION.sub(lambda m: _EXTRA_ABBREVIATIONS[m.group(1)], text)
+    return _ISAIAH.sub("Isaiah", text)
+
+
+def _segments(text: str) -> tuple[str, list[str]]:
+    """Split at every book name: (the text before the first book, [book segments]).
+
+    Each segment runs from a book name to the next one, so "John 3:16, 1 Cor 13:4" gives
+    "John 3:16, " and "1 Cor 13:4" (the "1" belongs to the next book, not to John)."""
+    starts = [m.start() for m in _BOOK.finditer(text)]
+    if not starts:
+        return text, []
+    bounds = [*starts, len(text)]
+    return text[: starts[0]], [text[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def _references_in(segment: str) -> list[ScriptureReference]:
+    references = []
+    for normalized in bible.get_references(segment):
+        try:
+            verse_ids = tuple(bible.convert_reference_to_verse_ids(normalized))
+            canonical = bible.format_scripture_references([normalized])
+        except (bible.InvalidVerseError, bible.InvalidChapterError, ValueError, KeyError):
+            continue  # e.g. "John 99:1": not a real verse
+        if verse_ids:
+            references.append(ScriptureReference(canonical=canonical, verse_ids=verse_ids))
+    return references
+
+
+def find_references(text: str) -> list[ScriptureReference]:
+    """Every chapter or verse reference in free text, in order, without duplicates.
+
+    A bare book name ("in Romans Paul argues") is not a reference here: tagging a passage
+    with a whole book would make it match every verse of it."""
+    seen: set[str] = set()
+    found = []
+    _, segments = _segments(_spell_out_abbreviations(text))
+    for segment in segments:
+        book = _BOOK.match(segment)
+        if book is None or not _CHAPTER_FOLLOWS.match(segment[book.end() :]):
+            continue
+        for reference in _references_in(segment):
+            if reference.canonical not in seen:
+                seen.add(reference.canonical)
+                found.append(reference)
+    return found
+
+
+def parse_references(query: str) -> list[ScriptureReference]:
+    """A query made only of references ("John 3:16, 1 Cor 13:4-7; Rom 8:28", "Ps 23",
+    "Matt 5:3-7:29"). Raises ScriptureParseError naming what was not understood."""
+    text = _spell_out_abbreviations(query.strip())
+    if not text:
+        raise ScriptureParseError("Give a reference such as Romans 8:28.", not_understood=[])
+    references: list[ScriptureReference] = []
+    not_understood: list[str] = []
+    leading, segments = _segments(text)
+    if leading.strip(" ,;"):
+        not_understood.append(leading.strip(" ,;"))
+    for segment in segments:
+        parsed = _references_in(segment)
+        if not parsed:
+            not_understood.append(segment.strip(" ,;"))
+            continue
+        references.extend(parsed)
+        leftover = _LEFTOVER_SEPARATORS.sub(" ", SCRIPTURE_REFERENCE_REGULAR_EXPRESSION.sub(" ", segment)).strip()
+        if leftover:
+            not_understood.append(leftover)
+    if not_understood or not references:
+        parts = "; ".join(f"“{part}”" for part in not_understood) or f"“{query.strip()}”"
+        raise ScriptureParseError(
+            f"Could not understand {parts} as a Bible reference (e.g. Romans 8:28-30, John 3, Ps 23).",
+            not_understood=not_understood or [query.strip()],
+        )
+    return _unique(references)
+
+
+def _unique(references: list[ScriptureReference]) -> list[ScriptureReference]:
+    seen: set[str] = set()
+    return [r for r in references if not (r.canonical in seen or seen.add(r.canonical))]
+
+
+def strip_references(text: str) -> str:
+    """The text without its scripture references (e.g. before picking a document's themes)."""
+    return SCRIPTURE_REFERENCE_REGULAR_EXPRESSION.sub(" ", _spell_out_abbreviations(text))
+
+
+def verse_ids_of(references: list[ScriptureReference]) -> list[int]:
+    """All verse ids covered by the references, sorted, without duplicates."""
+    return sorted({verse_id for reference in references for verse_id in reference.verse_ids})
+
+
+@lru_cache(maxsize=65536)
+def verse_reference(verse_id: int) -> str:
+    """Canonical "Book C:V" for one verse id."""
+    return bible.format_scripture_references(bible.convert_verse_ids_to_references([verse_id]))
+
+
+def verse_text(verse_id: int, translation: str = DEFAULT_TRANSLATION) -> str:
+    """The text of one verse, or "" where a translation lacks it (WEB has no Romans 16:25-27)."""
+    try:
+        return bible.get_verse_text(verse_id, version=TRANSLATIONS[translation])
+    except (bible.InvalidVerseError, VersionMissingVerseError, KeyError, ValueError):
+        return ""

@@ -1,0 +1,24 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from apps.documents import pipeline
+from apps.documents.models import Document
+from apps.knowledge.models import Passage
+
+pytestmark = pytest.mark.django_db
+
+
+def test_text_upload_runs_through_the_pipeline(client_for, user, django_capture_on_commit_callbacks):
+    text = ("Paul writes in Rom 8:28-30 that all things work together. " * 40 + "\f") * 3
+    upload = SimpleUploadedFile("sermon.txt", text.encode(), content_type="text/plain")
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client_for(user).post("/api/v1/documents/", {"file": upload, "title": "Sermon"}, format="multipart")
+    assert response.status_code == 202, response.content
+    doc_id = response.json()["id"]
+    pipeline.run(document_id=doc_id)
+    document = Document.objects.get(pk=doc_id)
+    assert document.status == "completed", document.failure_reason
+    passages = Passage.objects.filter(source_id=doc_id)
+    assert passages.count() > 1
+    assert "Romans 8:28-30" in passages.first().scripture_references
+    print(document.themes, document.stage_log)
