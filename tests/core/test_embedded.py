@@ -46,7 +46,6 @@ def test_redis_url_attaches_to_the_running_server():
 @pytest.mark.django_db
 def test_the_url_reaches_the_database_the_tests_use():
     import psycopg
-
     from django.db import connection
 
     socket_dir = embedded.postgres_url(settings.DATA_DIR).split("?host=")[1]

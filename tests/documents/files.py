@@ -21,7 +21,7 @@ def page_text(number: int) -> str:
     return f"Page {number} marker-{number}. {paragraph} " + ("The commentary continues with further remarks. " * 12)
 
 
-def pdf_bytes(pages: int = 3, *, text_for=page_text) -> bytes:  # noqa: ANN001
+def pdf_bytes(pages: int = 3, *, text_for=page_text) -> bytes:
     from fpdf import FPDF
 
     pdf = FPDF()
