@@ -17,7 +17,10 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY requirements.txt ./
-RUN pip install -r requirements.txt
+# The CPU build of torch first (the default PyPI wheel brings ~4 GB of CUDA libraries);
+# torch==2.13.0 in requirements.txt is then already satisfied by 2.13.0+cpu.
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+    && pip install -r requirements.txt
 
 COPY --chown=theo:theo . .
 

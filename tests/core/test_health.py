@@ -16,7 +16,7 @@ from theo.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db
 
-ALL_CHECKS = {"database", "migrations", "redis", "celery", "disk"}
+ALL_CHECKS = {"database", "migrations", "redis", "celery", "disk", "embedding_model"}
 NO_REDIS = "unix:///tmp/theo-no-redis.sock"
 
 
@@ -74,7 +74,7 @@ def test_ready_is_200_when_required_checks_pass(client, worker_answers):
     body = response.json()
     assert body["status"] == "ready"
     assert "failing" not in body
-    assert set(body["checks"]) == {"database", "migrations", "redis", "celery"}
+    assert set(body["checks"]) == {"database", "migrations", "redis", "celery", "embedding_model"}
 
 
 def test_ready_is_503_naming_celery_when_no_worker_answers(client):

@@ -22,3 +22,14 @@ def test_text_upload_runs_through_the_pipeline(client_for, user, django_capture_
     assert passages.count() > 1
     assert "Romans 8:28-30" in passages.first().scripture_references
     print(document.themes, document.stage_log)
+
+
+def test_over_limit_upload_is_413_and_nothing_is_stored(client_for, user, settings, tmp_path):
+    settings.MAX_UPLOAD_MB = 1
+    settings.DOCUMENTS_DIR = tmp_path
+    big = SimpleUploadedFile("big.txt", b"word " * (300 * 1024), content_type="text/plain")
+    response = client_for(user).post("/api/v1/documents/", {"file": big}, format="multipart")
+    assert response.status_code == 413, response.content
+    assert response.json()["error"]["code"] == "payload_too_large"
+    assert not Document.objects.exists()
+    assert not any(tmp_path.iterdir())

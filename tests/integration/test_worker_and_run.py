@@ -48,7 +48,7 @@ def test_ready_while_a_worker_runs(client, celery_worker):
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ready"
-    assert set(body["checks"]) == {"database", "migrations", "redis", "celery"}
+    assert set(body["checks"]) == {"database", "migrations", "redis", "celery", "embedding_model"}
     assert all(check["status"] == "ok" for check in body["checks"].values()), body
 
 

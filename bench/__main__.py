@@ -1,0 +1,36 @@
+"""`make bench`: run Theo's benchmarks and print their figures (they are not tests).
+
+    python -m bench            # all
+    python -m bench ingest     # one
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "theo.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from bench import ingest  # noqa: E402
+
+BENCHMARKS = {"ingest": ingest.main}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        print(f"Unknown benchmark(s): {', '.join(unknown)}. Choose from: {', '.join(BENCHMARKS)}.")
+        return 2
+    for name in names:
+        print(f"\n=== {name} ===")
+        BENCHMARKS[name]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
