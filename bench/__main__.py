@@ -1,7 +1,7 @@
 """`make bench`: run Theo's benchmarks and print their figures (they are not tests).
 
-    python -m bench            # all
-    python -m bench ingest     # one
+python -m bench            # all
+python -m bench ingest     # one
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "theo.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
