@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.text import Truncator
 
 from apps.core.errors import TheoError
 from apps.documents import services
@@ -29,6 +30,7 @@ class DocumentAdmin(admin.ModelAdmin):
         "owner",
         "status",
         "stage",
+        "failure",
         "progress",
         "file_type",
         "page_count",
@@ -78,6 +80,10 @@ class DocumentAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
         for document in queryset:
             services.document_delete(document=document, actor=request.user)
+
+    @admin.display(description="Failure reason")
+    def failure(self, document: Document) -> str:
+        return Truncator(document.failure_reason).chars(90)
 
     @admin.action(description="Reprocess selected documents")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:

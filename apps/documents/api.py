@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.errors import ValidationFailed
+from apps.core.errors import TheoError, ValidationFailed
 from apps.core.pagination import StandardPagination
 from apps.documents import selectors, services, storage, uploads
 from apps.documents.models import Document
@@ -42,6 +42,14 @@ CONTENT_TYPES = {
     Document.FileType.MARKDOWN: "text/markdown; charset=utf-8",
     Document.FileType.TEXT: "text/plain; charset=utf-8",
 }
+
+
+class StoredFileMissing(TheoError):
+    """The row exists but its file is gone from THEO_DATA_DIR: an operator's problem (500)."""
+
+    status_code = 500
+    code = "file_missing"
+    message = "The stored file is missing; ask an admin to check THEO_DATA_DIR."
 
 
 def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
@@ -126,7 +134,7 @@ class DocumentFileView(APIView):
         document = document_get_for(user=request.user, pk=pk)
         path = storage.path_for(document)
         if not path.exists():
-            raise ValidationFailed("The stored file is missing; ask an admin to check the data directory.")
+            raise StoredFileMissing()
         response = FileResponse(
             open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
             as_attachment=True,  # never rendered inline: an uploaded HTML file must not run here

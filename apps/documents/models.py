@@ -106,7 +106,7 @@ class DocumentNote(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     passage = models.ForeignKey("knowledge.Passage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     page = models.PositiveIntegerField(null=True, blank=True)
-    verse_reference = models.CharField(max_length=100, blank=True)
+    verse_reference = models.CharField(max_length=500, blank=True)
     body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -263,6 +263,8 @@ def document_unshare(*, document: Document, actor: User, email: str) -> None:
 
 # --- notes ----------------------------------------------------------------------------
 
+NOTE_REFERENCE_MAX = DocumentNote._meta.get_field("verse_reference").max_length
+
 
 def note_create(
     *,
@@ -294,9 +296,11 @@ def note_create(
             canonical = "; ".join(r.canonical for r in scripture.parse_references(verse_reference))
         except scripture.ScriptureParseError as exc:
             raise ValidationFailed(details={"verse_reference": [str(exc)]}) from exc
+        if len(canonical) > NOTE_REFERENCE_MAX:
+            raise ValidationFailed(details={"verse_reference": ["Too many references for one note; split them."]})
     with transaction.atomic():
         note = DocumentNote.objects.create(
-            document=document, author=author, passage=passage, page=page, verse_reference=canonical[:100], body=body
+            document=document, author=author, passage=passage, page=page, verse_reference=canonical, body=body
         )
         audit_record(actor=author, action="document.note", target=document, data={"note_id": str(note.pk)})
         transaction.on_commit(lambda: _broadcast_note(note))
