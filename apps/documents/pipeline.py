@@ -104,38 +104,37 @@ def run(*, document_id: str) -> None:
         fail(document, "An unexpected error stopped processing. It has been logged; try reprocessing.")
 
 
+def advance(document: Document, *, finished: str, to: str, message: str) -> None:
+    """One stage is done (logged with `message`); the next starts at its place on the bar."""
+    report(document, stage=to, progress=STAGE_START[to], message=message, finished_stage=finished)
+
+
 def _ingest(document: Document) -> None:
     report(document, stage=Stage.EXTRACT, progress=STAGE_START[Stage.EXTRACT], message="Extracting text")
     pages = extract_pages(storage.path_for(document), document.file_type)
     Document.objects.filter(pk=document.pk).update(page_count=len(pages))
-    report(
-        document,
-        stage=Stage.CHUNK,
-        progress=STAGE_START[Stage.CHUNK],
-        message=f"Extracted {len(pages)} page(s)",
-        finished_stage=Stage.EXTRACT,
-    )
+    advance(document, finished=Stage.EXTRACT, to=Stage.CHUNK, message=f"Extracted {len(pages)} page(s)")
 
     chunks = chunk_pages(pages, size=settings.CHUNK_WORDS, overlap=settings.CHUNK_OVERLAP_WORDS)
     if not chunks:
         raise ExtractionFailed("No text found in the file.")
-    report(
-        document,
-        stage=Stage.EMBED,
-        progress=STAGE_START[Stage.EMBED],
-        message=f"Split into {len(chunks)} passages",
-        finished_stage=Stage.CHUNK,
-    )
+    advance(document, finished=Stage.CHUNK, to=Stage.EMBED, message=f"Split into {len(chunks)} passages")
 
     vectors = _embed(document, chunks)
-    report(
-        document,
-        stage=Stage.INDEX,
-        progress=STAGE_START[Stage.INDEX],
-        message=f"Embedded {len(chunks)} passages",
-        finished_stage=Stage.EMBED,
-    )
+    advance(document, finished=Stage.EMBED, to=Stage.INDEX, message=f"Embedded {len(chunks)} passages")
 
+    _index(document, chunks, vectors)
+    advance(document, finished=Stage.INDEX, to=Stage.REFERENCES, message=f"Indexed {len(chunks)} passages")
+
+    found = _index_references(document)
+    advance(document, finished=Stage.REFERENCES, to=Stage.THEMES, message=f"Found {found} scripture reference(s)")
+
+    document.themes = identify_themes([scripture.strip_references(chunk.text) for chunk in chunks])
+    complete(document, passage_count=len(chunks))
+
+
+def _index(document: Document, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+    """Swap the document's passages for the new ones in one transaction."""
     with transaction.atomic():
         # Locked: a delete or share change waits for the swap, or happens before it.
         current = Document.objects.select_for_update().filter(pk=document.pk).first()
@@ -152,25 +151,6 @@ def _ingest(document: Document) -> None:
             access=passage_access_for(current),
             embedding_model=embeddings.model_name(),
         )
-    report(
-        document,
-        stage=Stage.REFERENCES,
-        progress=STAGE_START[Stage.REFERENCES],
-        message=f"Indexed {len(chunks)} passages",
-        finished_stage=Stage.INDEX,
-    )
-
-    found = _index_references(document)
-    report(
-        document,
-        stage=Stage.THEMES,
-        progress=STAGE_START[Stage.THEMES],
-        message=f"Found {found} scripture reference(s)",
-        finished_stage=Stage.REFERENCES,
-    )
-
-    document.themes = identify_themes([scripture.strip_references(chunk.text) for chunk in chunks])
-    complete(document, passage_count=len(chunks))
 
 
 def _embed(document: Document, chunks: list[Chunk]) -> list[list[float]]:
