@@ -231,6 +231,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
+# Ingestion runs on its own queue so that deployments can give it its own workers
+# (`celery -A theo worker -Q ingestion`); the default worker consumes both.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {"apps.documents.tasks.ingest_document_task": {"queue": "ingestion"}}
+WORKER_QUEUES = "celery,ingestion"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "flush-expired-jwt": {

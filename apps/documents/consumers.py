@@ -73,9 +73,13 @@ class DocumentRoomConsumer(ApprovedUserConsumer):
 
     async def document_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
-        if event.get("type") == "access.revoked" and event.get("user_id") == self.me["id"]:
-            await self.close(code=CLOSE_NOT_FOUND)
+        kind = event.get("type")
+        if kind == "access.revoked":  # internal: only the reader who lost access hears of it
+            if event.get("user_id") == self.me["id"]:
+                await self.close(code=CLOSE_NOT_FOUND)
             return
+        if kind in ("user.joined", "user.left") and event["user"]["id"] == self.me["id"]:
+            return  # the presence list on connect already told this reader about themselves
         await self.send_json(event)
         if event.get("type") == "deleted":
             await self.close(code=CLOSE_NOT_FOUND)

@@ -12,6 +12,7 @@ No Django here: the child starts fast and touches nothing but the one file.
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import resource
@@ -83,7 +84,64 @@ def _check_docx_size(path: str) -> None:
         )
 
 
-_PAGE_BREAK = re.compile(r"<w:br [^>]*w:type=\"page\"|<w:lastRenderedPageBreak")
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+class _DocxPages:
+    """Collects DOCX text page by page, in reading order."""
+
+    def __init__(self) -> None:
+        self.pages: dict[int, list[str]] = {1: []}
+        self.page = 1
+        self.line: list[str] = []
+        self.breaks_seen = False
+
+    def add_text(self, text: str) -> None:
+        self.line.append(text)
+
+    def end_block(self, heading: bool = False) -> None:
+        text = "".join(self.line).strip()
+        self.line = []
+        if text:
+            self.pages[self.page].append(f"\n{text}\n" if heading else text)
+
+    def page_break(self) -> None:
+        """Text before the break stays on this page; what follows starts the next one.
+        A break on an empty page (e.g. Word's rendered break right after a hard one) is
+        not a new page."""
+        self.end_block()
+        if self.pages[self.page]:
+            self.page += 1
+            self.pages[self.page] = []
+            self.breaks_seen = True
+
+
+def _is_heading(paragraph: Any) -> bool:
+    style = paragraph.find(f"{W}pPr/{W}pStyle")
+    name = (style.get(f"{W}val") or "") if style is not None else ""
+    return name.lower().startswith(("heading", "title"))
+
+
+def _read_paragraph(paragraph: Any, pages: _DocxPages) -> None:
+    if paragraph.find(f"{W}pPr/{W}pageBreakBefore") is not None:
+        pages.page_break()
+    for element in paragraph.iter(f"{W}t", f"{W}tab", f"{W}br", f"{W}lastRenderedPageBreak"):
+        if element.tag == f"{W}t":
+            pages.add_text(element.text or "")
+        elif element.tag == f"{W}tab":
+            pages.add_text("\t")
+        elif element.tag == f"{W}lastRenderedPageBreak" or element.get(f"{W}type") == "page":
+            pages.page_break()
+        else:  # a line break
+            pages.add_text("\n")
+    pages.end_block(heading=_is_heading(paragraph))
+
+
+def _read_table(table: Any, pages: _DocxPages) -> None:
+    for row in table.iter(f"{W}tr"):
+        cells = ["".join(t.text or "" for t in cell.iter(f"{W}t")).strip() for cell in row.iter(f"{W}tc")]
+        pages.add_text(" | ".join(cell for cell in cells if cell))
+        pages.end_block()
 
 
 def extract_docx(path: str) -> tuple[list[dict[str, Any]], bool]:
@@ -95,29 +153,16 @@ def extract_docx(path: str) -> tuple[list[dict[str, Any]], bool]:
         document = docx.Document(path)
     except (PackageNotFoundError, KeyError, ValueError) as exc:
         raise ExtractionError("The Word document is damaged and could not be read.") from exc
-    page = 1
-    breaks_seen = False
-    pages: dict[int, list[str]] = {1: []}
-    for paragraph in document.paragraphs:
-        xml = paragraph._p.xml
-        breaks = len(_PAGE_BREAK.findall(xml))
-        text = paragraph.text.strip()
-        if breaks and pages[page]:
-            page += breaks
-            breaks_seen = True
-            pages.setdefault(page, [])
-        if text:
-            style = (paragraph.style.name or "") if paragraph.style is not None else ""
-            pages[page].append(f"\n{text}\n" if style.lower().startswith(("heading", "title")) else text)
-    for table in document.tables:
-        for row in table.rows:
-            cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
-            if cells:
-                pages[page].append(" | ".join(cells))
-    result = [{"page": number, "text": "\n".join(parts)} for number, parts in sorted(pages.items())]
+    pages = _DocxPages()
+    for block in document.element.body.iterchildren():  # paragraphs and tables, in reading order
+        if block.tag == f"{W}p":
+            _read_paragraph(block, pages)
+        elif block.tag == f"{W}tbl":
+            _read_table(block, pages)
+    result = [{"page": number, "text": "\n".join(parts)} for number, parts in sorted(pages.pages.items())]
     if not any(p["text"].strip() for p in result):
         raise ExtractionError("No text found in the Word document.")
-    return result, breaks_seen
+    return result, pages.breaks_seen
 
 
 def decode_text(raw: bytes) -> str:
@@ -133,7 +178,10 @@ def extract_text(path: str) -> tuple[list[dict[str, Any]], bool]:
     with open(path, "rb") as handle:
         text = decode_text(handle.read())
     if "\f" in text:  # form feeds: the file has pages of its own
-        return [{"page": n, "text": part} for n, part in enumerate(text.split("\f"), start=1)], True
+        parts = text.split("\f")
+        while parts and not parts[-1].strip():  # a final form feed ends the last page
+            parts.pop()
+        return [{"page": n, "text": part} for n, part in enumerate(parts, start=1)], True
     return [{"page": 1, "text": text}], False
 
 
@@ -161,17 +209,23 @@ EXTRACTORS = {
 def main(argv: list[str]) -> int:
     path, file_type, memory_mb, cpu_seconds = argv[1], argv[2], int(argv[3]), int(argv[4])
     limit_resources(memory_mb, cpu_seconds)
+    too_big = f"The file needs more than {memory_mb} MB of memory to read; it was refused."
     try:
         pages, paginated = EXTRACTORS[file_type](path)
-        result: dict[str, Any] = {"pages": pages, "paginated": paginated}
+        sys.stdout.write(json.dumps({"pages": pages, "paginated": paginated}))
     except ExtractionError as exc:
-        result = {"error": str(exc)}
-    except MemoryError:
-        result = {"error": f"The file needs more than {memory_mb} MB of memory to read; it was refused."}
+        _answer(str(exc))
+    except (MemoryError, ImportError):  # an import fails when its library cannot be mapped
+        _answer(too_big)
+    except OSError as exc:
+        _answer(too_big if exc.errno == errno.ENOMEM else "The file could not be read.")
     except RecursionError:
-        result = {"error": "The file is nested too deeply to read."}
-    sys.stdout.write(json.dumps(result))
+        _answer("The file is nested too deeply to read.")
     return 0
+
+
+def _answer(error: str) -> None:
+    sys.stdout.write(json.dumps({"error": error}))
 
 
 if __name__ == "__main__":

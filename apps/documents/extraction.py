@@ -9,8 +9,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 from django.conf import settings
 
+logger = structlog.get_logger(__name__)
 PAGE_CHARS = 3000  # a printed page, for formats without pages of their own
 
 
@@ -25,6 +27,9 @@ class ExtractionFailed(Exception):
 
 
 def extract_pages(path: Path, file_type: str) -> list[Page]:
+    if not path.exists():
+        logger.error("stored_file_missing", path=str(path))
+        raise ExtractionFailed("The stored file is missing; ask an admin to check the data directory.")
     memory_mb = settings.EXTRACTION_MEMORY_MB
     timeout = settings.EXTRACTION_TIMEOUT_SECONDS
     command = [sys.executable, "-m", "apps.documents.extract_child", str(path), file_type, str(memory_mb), str(timeout)]
@@ -51,23 +56,37 @@ def _parse_child_output(completed: subprocess.CompletedProcess, memory_mb: int, 
     if "error" in result:
         raise ExtractionFailed(result["error"])
     if "pages" not in result:
-        stderr = completed.stderr.decode(errors="replace").strip().splitlines()
-        detail = stderr[-1] if stderr else f"exit code {completed.returncode}"
-        raise ExtractionFailed(f"The file could not be read ({detail[:200]}).")
+        # The details (tracebacks, server paths) go to the log, not to the reader.
+        logger.error("extraction_child_failed", returncode=completed.returncode, stderr=completed.stderr[-4000:])
+        raise ExtractionFailed("The file could not be read: it may be damaged or in an unusual format.")
     return result
 
 
 def paginate(text: str, page_chars: int = PAGE_CHARS) -> list[Page]:
-    """Number pages of about `page_chars` characters, breaking between paragraphs."""
+    """Number pages of about `page_chars` characters: break between paragraphs, else
+    between lines, else between words."""
     pages: list[Page] = []
-    current: list[str] = []
-    size = 0
-    for paragraph in text.split("\n\n"):
-        if current and size + len(paragraph) > page_chars:
-            pages.append(Page(len(pages) + 1, "\n\n".join(current)))
-            current, size = [], 0
-        current.append(paragraph)
-        size += len(paragraph) + 2
-    if current:
-        pages.append(Page(len(pages) + 1, "\n\n".join(current)))
+    current = ""
+    for piece in _pieces(text.replace("\r\n", "\n").replace("\r", "\n"), page_chars):
+        if current and len(current) + len(piece) > page_chars:
+            pages.append(Page(len(pages) + 1, current.strip()))
+            current = ""
+        current += piece
+    if current.strip() or not pages:
+        pages.append(Page(len(pages) + 1, current.strip()))
     return pages
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """Paragraphs, with any longer than `limit` cut at a line break or a space."""
+    return [piece for paragraph in text.split("\n\n") for piece in _split_long(paragraph + "\n\n", limit)]
+
+
+def _split_long(text: str, limit: int) -> list[str]:
+    if len(text) <= limit:
+        return [text]
+    for separator in ("\n", " "):
+        cut = text.rfind(separator, 0, limit)
+        if cut > 0:
+            return [text[: cut + 1], *_split_long(text[cut + 1 :], limit)]
+    return [text[:limit], *_split_long(text[limit:], limit)]

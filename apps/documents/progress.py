@@ -34,7 +34,8 @@ def _current(document_id: Any) -> tuple[list[dict[str, Any]], realtime.ProgressE
     return list(document.stage_log), realtime.progress_event(document)
 
 
-async def progress_stream(document_id: Any, *, heartbeat: float = HEARTBEAT_SECONDS) -> AsyncIterator[bytes]:
+async def progress_stream(document_id: Any, *, heartbeat: float | None = None) -> AsyncIterator[bytes]:
+    heartbeat = heartbeat or HEARTBEAT_SECONDS
     layer = get_channel_layer()
     channel = await layer.new_channel()
     group = realtime.document_group(document_id)

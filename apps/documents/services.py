@@ -20,7 +20,7 @@ from apps.documents.models import Document, DocumentAccess, DocumentNote
 from apps.documents.selectors import document_passages, passage_access_for
 from apps.knowledge import scripture
 from apps.knowledge.models import Passage
-from apps.knowledge.services import passages_delete_for_source, passages_set_access, passages_set_title
+from apps.knowledge.services import passages_set_access, passages_set_title
 from apps.users.models import User
 
 logger = structlog.get_logger(__name__)
@@ -191,19 +191,16 @@ def _give_up(document: Document) -> None:
     )
     document.save(update_fields=["status", "failure_reason", "updated_at"])
     audit_record(actor=None, action="document.give_up", target=document, data={"attempts": document.attempts})
-    realtime.broadcast(document.pk, realtime.progress_event(document))
+    transaction.on_commit(lambda: realtime.broadcast(document.pk, realtime.progress_event(document)))
 
 
 def document_delete(*, document: Document, actor: User) -> None:
-    """Delete the row, its passages, notes and shares, then the file once committed."""
+    """Delete the row; its passages, notes, shares and file go with it (see signals.py)."""
     with transaction.atomic():
         Document.objects.select_for_update().filter(pk=document.pk).first()  # waits for a passage swap
-        storage_path = storage.path_for(document)
         audit_record(actor=actor, action="document.delete", target=document, data={"title": document.title})
-        passages_delete_for_source(source_kind=Passage.SourceKind.DOCUMENT, source_id=document.pk)
         document_id = document.pk
         document.delete()
-        transaction.on_commit(lambda: storage.delete_path(storage_path))
         transaction.on_commit(
             lambda: realtime.broadcast(document_id, {"type": "deleted", "document_id": str(document_id)})
         )

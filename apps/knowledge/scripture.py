@@ -76,9 +76,20 @@ def _segments(text: str) -> tuple[str, list[str]]:
     return text[: starts[0]], [text[a:b] for a, b in itertools.pairwise(bounds)]
 
 
-def _references_in(segment: str) -> list[ScriptureReference]:
+def _pieces(segment: str) -> list[str]:
+    """"Rom 8:28; 12:1-2" cites Romans twice: a part after a semicolon that starts with a
+    chapter number belongs to the segment's book (pythonbible drops it)."""
+    book = _BOOK.match(segment)
+    first, *rest = segment.split(";")
+    pieces = [first]
+    for part in rest:
+        pieces.append(f"{book.group()} {part.strip()}" if book and _CHAPTER_FOLLOWS.match(part) else part)
+    return [piece for piece in pieces if piece.strip(" ,;")]
+
+
+def _references_in(piece: str) -> list[ScriptureReference]:
     references = []
-    for normalized in bible.get_references(segment):
+    for normalized in bible.get_references(piece):
         try:
             verse_ids = tuple(bible.convert_reference_to_verse_ids(normalized))
             canonical = bible.format_scripture_references([normalized])
@@ -101,10 +112,11 @@ def find_references(text: str) -> list[ScriptureReference]:
         book = _BOOK.match(segment)
         if book is None or not _CHAPTER_FOLLOWS.match(segment[book.end() :]):
             continue
-        for reference in _references_in(segment):
-            if reference.canonical not in seen:
-                seen.add(reference.canonical)
-                found.append(reference)
+        for piece in _pieces(segment):
+            for reference in _references_in(piece):
+                if reference.canonical not in seen:
+                    seen.add(reference.canonical)
+                    found.append(reference)
     return found
 
 
@@ -119,13 +131,13 @@ def parse_references(query: str) -> list[ScriptureReference]:
     leading, segments = _segments(text)
     if leading.strip(" ,;"):
         not_understood.append(leading.strip(" ,;"))
-    for segment in segments:
-        parsed = _references_in(segment)
+    for piece in (piece for segment in segments for piece in _pieces(segment)):
+        parsed = _references_in(piece)
         if not parsed:
-            not_understood.append(segment.strip(" ,;"))
+            not_understood.append(piece.strip(" ,;"))
             continue
         references.extend(parsed)
-        leftover = _LEFTOVER_SEPARATORS.sub(" ", SCRIPTURE_REFERENCE_REGULAR_EXPRESSION.sub(" ", segment)).strip()
+        leftover = _LEFTOVER_SEPARATORS.sub(" ", SCRIPTURE_REFERENCE_REGULAR_EXPRESSION.sub(" ", piece)).strip()
         if leftover:
             not_understood.append(leftover)
     if not_understood or not references:

@@ -77,6 +77,8 @@ def celery_worker(django_db_setup, tmp_path_factory) -> Iterator[str]:
                 "theo",
                 "worker",
                 "--pool=solo",
+                "--queues",
+                settings.WORKER_QUEUES,
                 "-c",
                 "1",
                 "-l",

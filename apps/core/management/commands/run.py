@@ -96,6 +96,8 @@ class Command(BaseCommand):
                         level,
                         "--concurrency",
                         str(settings.WORKER_CONCURRENCY),
+                        "--queues",
+                        settings.WORKER_QUEUES,
                         "-n",
                         f"theo-{os.getpid()}@%h",
                     ],
