@@ -23,6 +23,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     embedded.stop_started_services(settings.DATA_DIR)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _documents_outside_the_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Files uploaded by tests (and by the worker processes they start) never land in
+    THEO_DATA_DIR; tests/documents gives each test a directory of its own on top."""
+    original = settings.DOCUMENTS_DIR
+    settings.DOCUMENTS_DIR = tmp_path_factory.mktemp("documents")
+    yield
+    settings.DOCUMENTS_DIR = original
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
     """Rate-limit counters live in the cache: each test starts with none."""

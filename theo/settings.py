@@ -365,7 +365,7 @@ EMBEDDING_BATCH_SIZE = env.int("THEO_EMBEDDING_BATCH_SIZE", default=32)
 EMBEDDING_THREADS = env.int("THEO_EMBEDDING_THREADS", default=0)  # 0: torch's default
 CHUNK_WORDS = env.int("THEO_CHUNK_WORDS", default=180)
 CHUNK_OVERLAP_WORDS = env.int("THEO_CHUNK_OVERLAP_WORDS", default=40)
-DOCUMENTS_DIR = DATA_DIR / "documents"
+DOCUMENTS_DIR = Path(env("THEO_DOCUMENTS_DIR", default=str(DATA_DIR / "documents"))).resolve()
 # Untrusted files are parsed in a child process with these limits.
 EXTRACTION_MEMORY_MB = env.int("THEO_EXTRACTION_MEMORY_MB", default=1024)
 EXTRACTION_TIMEOUT_SECONDS = env.int("THEO_EXTRACTION_TIMEOUT_SECONDS", default=120)

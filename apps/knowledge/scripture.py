@@ -77,7 +77,7 @@ def _segments(text: str) -> tuple[str, list[str]]:
 
 
 def _pieces(segment: str) -> list[str]:
-    """"Rom 8:28; 12:1-2" cites Romans twice: a part after a semicolon that starts with a
+    """ "Rom 8:28; 12:1-2" cites Romans twice: a part after a semicolon that starts with a
     chapter number belongs to the segment's book (pythonbible drops it)."""
     book = _BOOK.match(segment)
     first, *rest = segment.split(";")

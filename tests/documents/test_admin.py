@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,12 +30,6 @@ pytestmark = pytest.mark.django_db
 LIBRARY = "/documents/"
 CHANGELIST = "/admin/documents/document/"
 XSS = "<script>alert(1)</script>"
-
-
-@pytest.fixture(autouse=True)
-def documents_dir(settings: Any, tmp_path: Path) -> Path:
-    settings.DOCUMENTS_DIR = tmp_path / "documents"
-    return settings.DOCUMENTS_DIR
 
 
 def signed_in(user: User) -> Client:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,12 +31,6 @@ from tests.documents.factories import (
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def documents_dir(settings: Any, tmp_path: Path) -> Path:
-    settings.DOCUMENTS_DIR = tmp_path / "documents"
-    return settings.DOCUMENTS_DIR
 
 
 def ids(response: Any) -> list[str]:

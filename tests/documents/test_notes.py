@@ -4,7 +4,6 @@ the document, written only by those who may edit it."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +21,6 @@ from tests.documents.factories import (
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def documents_dir(settings: Any, tmp_path: Path) -> Path:
-    settings.DOCUMENTS_DIR = tmp_path / "documents"
-    return settings.DOCUMENTS_DIR
 
 
 @pytest.fixture

@@ -26,11 +26,6 @@ STAGES = ["extract", "chunk", "embed", "index", "references", "themes"]
 UNEXPECTED = "An unexpected error stopped processing. It has been logged; try reprocessing."
 
 
-@pytest.fixture(autouse=True)
-def _private_documents_dir(settings: Any, tmp_path: Any) -> None:
-    settings.DOCUMENTS_DIR = tmp_path / "documents"
-
-
 @pytest.fixture
 def small_chunks(settings: Any) -> None:
     """Passages shorter than a page, so their page spans say where each marker is."""

@@ -34,11 +34,6 @@ def _close_db_connections():
     connections.close_all()
 
 
-@pytest.fixture(autouse=True)
-def _private_documents_dir(settings: Any, tmp_path: Any) -> None:
-    settings.DOCUMENTS_DIR = tmp_path / "documents"
-
-
 # --- helpers ------------------------------------------------------------------------------
 
 

@@ -4,7 +4,6 @@ search is a column on the passages, kept current in the same transaction)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,12 +25,6 @@ from tests.documents.factories import (
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def documents_dir(settings: Any, tmp_path: Path) -> Path:
-    settings.DOCUMENTS_DIR = tmp_path / "documents"
-    return settings.DOCUMENTS_DIR
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,12 +20,6 @@ from tests.documents.factories import DOCUMENTS_URL, DocumentFactory, ReaderFact
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def documents_dir(settings: Any, tmp_path: Path) -> Path:
-    settings.DOCUMENTS_DIR = tmp_path / "documents"
-    return settings.DOCUMENTS_DIR
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
         # DATABASE_URL set means "deployment": keys must be given (the same ones as here).
         SECRET_KEY=settings.SECRET_KEY,
         THEO_JWT_SIGNING_KEY=settings.SIMPLE_JWT["SIGNING_KEY"],
+        THEO_DOCUMENTS_DIR=str(settings.DOCUMENTS_DIR),
     )
     env.update(extra)
     return env

@@ -63,7 +63,7 @@ def passages_of(document_id: str) -> Any:
 
 def test_the_worker_sees_the_same_documents_directory():
     """Files stored by the web process must be readable by the worker: both derive
-    DOCUMENTS_DIR from THEO_DATA_DIR, which the worker inherits."""
+    DOCUMENTS_DIR (THEO_DOCUMENTS_DIR in its environment)."""
     printed = subprocess.run(
         [
             sys.executable,
