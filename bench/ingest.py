@@ -25,7 +25,7 @@ from apps.knowledge import embeddings
 from apps.users.models import User
 
 PAGES = 200
-ROUNDS = 2
+ROUNDS = 3
 BOOKS = ["Rom 8:28-30", "Matt 5:3-12", "John 3:16", "1 Cor 13:4-7", "Ps 23", "Gen 1:1-3", "Heb 11:1", "Eph 2:8-9"]
 WORDS = [
     "grace",

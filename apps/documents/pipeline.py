@@ -129,7 +129,7 @@ def _ingest(document: Document) -> None:
     found = _index_references(document)
     advance(document, finished=Stage.REFERENCES, to=Stage.THEMES, message=f"Found {found} scripture reference(s)")
 
-    document.themes = identify_themes([scripture.strip_references(chunk.text) for chunk in chunks])
+    document.themes = identify_themes([chunk.text for chunk in chunks])
     complete(document, passage_count=len(chunks))
 
 
@@ -154,13 +154,18 @@ def _index(document: Document, chunks: list[Chunk], vectors: list[list[float]]) 
 
 
 def _embed(document: Document, chunks: list[Chunk]) -> list[list[float]]:
+    """Embed in batches, reporting progress after each. Longest texts first, as
+    model.encode orders them itself: batches of similar length waste less padding."""
     batch = settings.EMBEDDING_BATCH_SIZE
     span = STAGE_START[Stage.INDEX] - STAGE_START[Stage.EMBED]
-    vectors: list[list[float]] = []
-    for start in range(0, len(chunks), batch):
-        texts = [chunk.text for chunk in chunks[start : start + batch]]
-        vectors.extend(embeddings.embed_texts(texts, batch_size=batch).tolist())
-        done = len(vectors)
+    order = sorted(range(len(chunks)), key=lambda i: -len(chunks[i].text))
+    vectors: list[list[float]] = [[] for _ in chunks]
+    for start in range(0, len(order), batch):
+        indexes = order[start : start + batch]
+        encoded = embeddings.embed_texts([chunks[i].text for i in indexes], batch_size=batch)
+        for i, vector in zip(indexes, encoded.tolist(), strict=True):
+            vectors[i] = vector
+        done = min(start + batch, len(order))
         report(
             document,
             stage=Stage.EMBED,

@@ -37,7 +37,7 @@ _ABBREVIATION = re.compile(r"\b(" + "|".join(_EXTRA_ABBREVIATIONS) + r")\b\.?(?=
 # "Is" is an English word: only "Is 53:5" (chapter:verse) means Isaiah.
 _ISAIAH = re.compile(r"\bIs\.?(?=\s*\d{1,3}\s*:\s*\d)")
 _BOOK = re.compile(BOOK, re.IGNORECASE)
-_CHAPTER_FOLLOWS = re.compile(r"^\s*\d")
+_CHAPTER_FOLLOWS = re.compile(r"\s*\d")  # used with .match: anchored
 _LEFTOVER_SEPARATORS = re.compile(r"(?:[,;&]|\band\b|\bcf\.?|\s)+", re.IGNORECASE)
 
 
@@ -76,6 +76,28 @@ def _segments(text: str) -> tuple[str, list[str]]:
     return text[: starts[0]], [text[a:b] for a, b in itertools.pairwise(bounds)]
 
 
+# Where a book name may start a citation: a word (with a 1/2/3 or I/II/III prefix, or
+# "Song of Songs") followed by a chapter number. Trying the long book-name alternation
+# only at these positions is ~10x faster on long text than scanning every position.
+_CITATION_START = re.compile(r"(?=\b(?:[123]\s*|I{1,3}\s+)?[A-Za-z]+(?:\s+of\s+[A-Za-z]+)?\.?\s*\d)")
+
+
+def _cited_segments(text: str) -> list[str]:
+    """Segments that start with a book name followed by a chapter number (see _segments)."""
+    starts: list[int] = []
+    covered_until = -1
+    for candidate in _CITATION_START.finditer(text):
+        position = candidate.start()
+        if position < covered_until:
+            continue
+        book = _BOOK.match(text, position)
+        if book is not None and _CHAPTER_FOLLOWS.match(text, book.end()):
+            starts.append(position)
+            covered_until = book.end()
+    bounds = [*starts, len(text)]
+    return [text[a:b] for a, b in itertools.pairwise(bounds)]
+
+
 def _pieces(segment: str) -> list[str]:
     """ "Rom 8:28; 12:1-2" cites Romans twice: a part after a semicolon that starts with a
     chapter number belongs to the segment's book (pythonbible drops it)."""
@@ -87,9 +109,18 @@ def _pieces(segment: str) -> list[str]:
     return [piece for piece in pieces if piece.strip(" ,;")]
 
 
-def _references_in(piece: str) -> list[ScriptureReference]:
+@lru_cache(maxsize=4096)
+def _cited(citation: str) -> tuple[ScriptureReference, ...]:
+    """One citation as written ("Rom 8:28-30, 32"); books cite the same verses again and again."""
+    return tuple(_references_in(citation, cited_only=True))
+
+
+def _references_in(piece: str, *, cited_only: bool = False) -> list[ScriptureReference]:
+    """References in one piece; `cited_only` drops bare book names (no chapter)."""
     references = []
     for normalized in bible.get_references(piece):
+        if cited_only and normalized.start_chapter is None:
+            continue
         try:
             verse_ids = tuple(bible.convert_reference_to_verse_ids(normalized))
             canonical = bible.format_scripture_references([normalized])
@@ -107,13 +138,10 @@ def find_references(text: str) -> list[ScriptureReference]:
     with a whole book would make it match every verse of it."""
     seen: set[str] = set()
     found = []
-    _, segments = _segments(_spell_out_abbreviations(text))
-    for segment in segments:
-        book = _BOOK.match(segment)
-        if book is None or not _CHAPTER_FOLLOWS.match(segment[book.end() :]):
-            continue
+    for segment in _cited_segments(_spell_out_abbreviations(text)):
         for piece in _pieces(segment):
-            for reference in _references_in(piece):
+            citation = SCRIPTURE_REFERENCE_REGULAR_EXPRESSION.match(piece)  # the piece starts with it
+            for reference in _cited(citation.group().strip()) if citation else ():
                 if reference.canonical not in seen:
                     seen.add(reference.canonical)
                     found.append(reference)
@@ -152,11 +180,6 @@ def parse_references(query: str) -> list[ScriptureReference]:
 def _unique(references: list[ScriptureReference]) -> list[ScriptureReference]:
     seen: set[str] = set()
     return [r for r in references if not (r.canonical in seen or seen.add(r.canonical))]
-
-
-def strip_references(text: str) -> str:
-    """The text without its scripture references (e.g. before picking a document's themes)."""
-    return SCRIPTURE_REFERENCE_REGULAR_EXPRESSION.sub(" ", _spell_out_abbreviations(text))
 
 
 def verse_ids_of(references: list[ScriptureReference]) -> list[int]:

@@ -438,3 +438,15 @@ def test_theme_count_is_respected():
     texts = [f"{word} {word} {word} doctrine" for word in words.split()]
 
     assert len(identify_themes(texts, count=4)) == 4
+
+
+def test_themes_are_not_the_books_a_text_cites():
+    texts = [
+        f"Grace precedes faith (Rom {n}:1; Eph 2:8-9; cf. Mt 5:3, Romans {n}). Justification by grace."
+        for n in range(1, 9)
+    ]
+
+    themes = identify_themes(texts)
+
+    assert "grace" in themes
+    assert not {"rom", "romans", "eph", "mt"} & set(themes), themes

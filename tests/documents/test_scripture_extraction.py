@@ -94,13 +94,6 @@ def test_verse_ids_of_merges_and_sorts():
     assert scripture.verse_ids_of(references) == [45008028, 45008029, 45008030]
 
 
-def test_strip_references_keeps_the_words():
-    stripped = scripture.strip_references("Grace (Eph 2:8-9) precedes faith, see Mt 5:3.")
-
-    assert "Grace" in stripped and "faith" in stripped
-    assert "2:8" not in stripped and "5:3" not in stripped
-
-
 # --- parse_references: strict queries -------------------------------------------------
 
 
