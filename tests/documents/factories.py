@@ -48,11 +48,12 @@ class DocumentFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class: type[Document], *args: Any, content: Any = _UNSET, **kwargs: Any) -> Document:
-        if content is _UNSET:
-            content = DEFAULT_CONTENT
+        if content is _UNSET or content is None:
             # Unique per row: the same owner may not hold one file twice.
             kwargs.setdefault("sha256", hashlib.sha256(uuid.uuid4().bytes).hexdigest())
-        kwargs.setdefault("sha256", hashlib.sha256(content or b"").hexdigest())
+            content = DEFAULT_CONTENT if content is _UNSET else None
+        if "sha256" not in kwargs:
+            kwargs["sha256"] = hashlib.sha256(content).hexdigest()
         kwargs.setdefault("size_bytes", len(content or b""))
         document = super()._create(model_class, *args, **kwargs)
         if content is not None:

@@ -15,10 +15,11 @@ from django.db import connections
 from django.test import AsyncClient
 from django.utils import timezone
 
-from apps.documents import pipeline, progress, realtime, storage
+from apps.documents import pipeline, progress, realtime
 from apps.documents.models import Document
 from apps.users.models import User
 from tests.documents import files
+from tests.documents.factories import DocumentFactory
 from tests.helpers import bearer
 from tests.users.factories import UserFactory
 
@@ -48,22 +49,8 @@ def make_user(**fields: Any) -> User:
 
 @sync_to_async
 def make_document(owner: User, *, data: bytes | None = None, file_type: str = "text", **fields: Any) -> Document:
-    document = Document(
-        owner=owner,
-        title=fields.pop("title", "Sermon on Romans"),
-        file_type=file_type,
-        original_filename="sermon.txt",
-        size_bytes=len(data or b"x"),
-        sha256=uuid.uuid4().hex * 2,
-        **fields,
-    )
-    if data is not None:
-        source = storage.settings.DOCUMENTS_DIR.parent / f"upload-{document.pk}"
-        source.parent.mkdir(parents=True, exist_ok=True)
-        source.write_bytes(data)
-        storage.store(source, document)
-    document.save(force_insert=True)
-    return document
+    """A document row (with its file when `data` is given), without the pipeline."""
+    return DocumentFactory(owner=owner, content=data, file_type=file_type, **fields)
 
 
 async def auth(user: User) -> dict[str, str]:

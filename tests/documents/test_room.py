@@ -15,10 +15,11 @@ from django.db import connections
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from apps.documents import pipeline, services, storage
+from apps.documents import pipeline, services
 from apps.documents.models import Document
 from apps.users.models import User
 from tests.documents import files
+from tests.documents.factories import DocumentFactory
 from tests.helpers import bearer
 from tests.users.factories import UserFactory
 from theo.asgi import application
@@ -57,22 +58,8 @@ def make_user(**fields: Any) -> User:
 
 @sync_to_async
 def make_document(owner: User, *, data: bytes | None = None, **fields: Any) -> Document:
-    document = Document(
-        owner=owner,
-        title=fields.pop("title", "Commentary on Romans"),
-        file_type="text",
-        original_filename="romans.txt",
-        size_bytes=len(data or b"x"),
-        sha256=uuid.uuid4().hex * 2,
-        **fields,
-    )
-    if data is not None:
-        source = storage.settings.DOCUMENTS_DIR.parent / f"upload-{document.pk}"
-        source.parent.mkdir(parents=True, exist_ok=True)
-        source.write_bytes(data)
-        storage.store(source, document)
-    document.save(force_insert=True)
-    return document
+    """A document row (with its file when `data` is given), without the pipeline."""
+    return DocumentFactory(owner=owner, content=data, **fields)
 
 
 @sync_to_async
