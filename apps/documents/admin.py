@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.text import Truncator
 
-from apps.core.errors import TheoError
+from apps.core.admin_actions import apply_to_each
 from apps.documents import services
 from apps.documents.models import Document, DocumentAccess, DocumentNote
 
@@ -87,15 +87,13 @@ class DocumentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reprocess selected documents")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
-        queued = 0
-        for document in queryset:
-            try:
-                services.document_reprocess(document=document, actor=request.user)
-                queued += 1
-            except TheoError as exc:
-                messages.error(request, f"{document.title}: {exc.message}")
-        if queued:
-            messages.success(request, f"{queued} document(s) queued for processing.")
+        apply_to_each(
+            request,
+            queryset,
+            lambda document: services.document_reprocess(document=document, actor=request.user),
+            done="document(s) queued for processing",
+            label=lambda document: document.title,
+        )
 
 
 @admin.register(DocumentNote)

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from apps.core.admin_actions import apply_to_each
 from apps.core.errors import TheoError
 from apps.users import services
 from apps.users.models import User
@@ -51,19 +52,6 @@ class ReasonForm(forms.Form):
         required=True,
         help_text="Shown to the applicant on the sign-in page.",
     )
-
-
-def _apply(request: HttpRequest, users: QuerySet[User], change: Any, done: str) -> None:
-    """Run a service on each selected user; report successes and per-user refusals."""
-    changed = 0
-    for user in users:
-        try:
-            change(user)
-            changed += 1
-        except TheoError as exc:
-            messages.error(request, f"{user.email}: {exc.message}")
-    if changed:
-        messages.success(request, f"{changed} account(s) {done}.")
 
 
 @admin.register(User)
@@ -130,14 +118,20 @@ class UserAdmin(admin.ModelAdmin):
             messages.error(request, exc.message)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        _apply(
-            request, queryset, lambda u: services.user_delete(user=u, actor=request.user, request=request), "deleted"
+        apply_to_each(
+            request,
+            queryset,
+            lambda u: services.user_delete(user=u, actor=request.user, request=request),
+            done="account(s) deleted",
         )
 
     @admin.action(description="Approve selected accounts")
     def approve(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        _apply(
-            request, queryset, lambda u: services.user_approve(user=u, actor=request.user, request=request), "approved"
+        apply_to_each(
+            request,
+            queryset,
+            lambda u: services.user_approve(user=u, actor=request.user, request=request),
+            done="account(s) approved",
         )
 
     @admin.action(description="Deny selected accounts (with a reason)…")
@@ -164,8 +158,11 @@ class UserAdmin(admin.ModelAdmin):
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
             reason = form.cleaned_data["reason"]
-            _apply(
-                request, queryset, lambda u: service(user=u, actor=request.user, reason=reason, request=request), done
+            apply_to_each(
+                request,
+                queryset,
+                lambda u: service(user=u, actor=request.user, reason=reason, request=request),
+                done=f"account(s) {done}",
             )
             return None
         context = {
