@@ -33,6 +33,17 @@ def _documents_outside_the_data_dir(tmp_path_factory: pytest.TempPathFactory) ->
     settings.DOCUMENTS_DIR = original
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _compact_passage_index(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """Tests insert passages and roll them back; in a reused test database their dead
+    entries pile up in the HNSW index until a filtered vector scan gives up before it finds
+    the live rows (hnsw.max_scan_tuples). Production has autovacuum; a test run starts clean."""
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("VACUUM knowledge_passage")
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
     """Rate-limit counters live in the cache: each test starts with none."""

@@ -12,6 +12,10 @@ from apps.core.checks import refuse_to_start_with_weak_secrets  # noqa: E402
 
 refuse_to_start_with_weak_secrets()
 
+from apps.knowledge.embeddings import warm_up_in_background  # noqa: E402
+
+warm_up_in_background()  # the first search should not wait for the model to load
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 

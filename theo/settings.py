@@ -234,13 +234,22 @@ CELERY_TIMEZONE = "UTC"
 # Ingestion runs on its own queue so that deployments can give it its own workers
 # (`celery -A theo worker -Q ingestion`); the default worker consumes both.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"apps.documents.tasks.ingest_document_task": {"queue": "ingestion"}}
+CELERY_TASK_ROUTES = {
+    "apps.documents.tasks.ingest_document_task": {"queue": "ingestion"},
+    "apps.knowledge.tasks.index_entry_task": {"queue": "ingestion"},
+    "apps.knowledge.tasks.load_bibles_task": {"queue": "ingestion"},
+    "apps.knowledge.tasks.embed_pending_bible_task": {"queue": "ingestion"},
+}
 WORKER_QUEUES = "celery,ingestion"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "flush-expired-jwt": {
         "task": "apps.users.tasks.flush_expired_tokens_task",
         "schedule": timedelta(days=1),
+    },
+    "load-bibles": {  # idempotent: resumes an interrupted Bible load, else does nothing
+        "task": "apps.knowledge.tasks.load_bibles_task",
+        "schedule": timedelta(minutes=15),
     },
     "requeue-stuck-documents": {
         "task": "apps.documents.tasks.requeue_stuck_documents_task",
@@ -319,6 +328,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "apps.users.models.User.Status",
         "DocumentStatusEnum": "apps.documents.models.Document.Status",
+        "KnowledgeEntryStatusEnum": "apps.knowledge.models.KnowledgeEntry.Status",
+        "AccountRoleEnum": "apps.users.models.User.Role",
+        "MessageRoleEnum": "apps.chat.models.Message.Role",
+        "ConversationScopeEnum": "apps.chat.models.Conversation.Scope",
+        "PersonaScopeEnum": "apps.chat.models.Persona.Scope",
+        "SearchScopeEnum": "apps.knowledge.search.SCOPE_NAMES",
     },
 }
 
@@ -363,6 +378,47 @@ USE_TZ = True
 EMBEDDING_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_BATCH_SIZE = env.int("THEO_EMBEDDING_BATCH_SIZE", default=32)
 EMBEDDING_THREADS = env.int("THEO_EMBEDDING_THREADS", default=0)  # 0: torch's default
+# Passages embedded per background batch (Bible verses, re-embedding after a model change).
+EMBEDDING_STALE_BATCH = env.int("THEO_EMBEDDING_STALE_BATCH", default=256)
+# Load and embed the KJV and WEB in the background when `manage.py run` starts.
+BIBLE_AUTOLOAD = env.bool("THEO_BIBLE_AUTOLOAD", default=not TESTING)
+# Hybrid search: reciprocal rank fusion constant and how many candidates each ranking gives
+# (tuned with `make bench BENCH=retrieval` on shared/eval; see docs/architecture.md).
+SEARCH_RRF_K = env.int("THEO_SEARCH_RRF_K", default=10)
+SEARCH_CANDIDATES = env.int("THEO_SEARCH_CANDIDATES", default=50)
+SEARCH_MAX_K = 50
+# ts_rank normalization flags (PostgreSQL docs, "Ranking Search Results"): 0 = raw rank.
+SEARCH_TEXT_NORMALIZATION = env.int("THEO_SEARCH_TEXT_NORMALIZATION", default=32)
+SEARCH_DEFAULT_TRANSLATION = env("THEO_SEARCH_TRANSLATION", default="web")
+SCRIPTURE_MAX_VERSES = env.int("THEO_SCRIPTURE_MAX_VERSES", default=500)
+
+# --- Chat with Claude ------------------------------------------------------------------
+
+ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="")  # another endpoint (proxy, local fake)
+ANTHROPIC_MAX_RETRIES = env.int("THEO_CLAUDE_MAX_RETRIES", default=2)  # with backoff, on 429/5xx/overload
+CHAT_MODEL = env("THEO_CHAT_MODEL", default="claude-sonnet-5-5")
+CHAT_MAX_OUTPUT_TOKENS = env.int("THEO_CHAT_MAX_OUTPUT_TOKENS", default=1500)
+CHAT_TIMEOUT_SECONDS = env.float("THEO_CHAT_TIMEOUT_SECONDS", default=60.0)
+CHAT_MAX_QUESTION_CHARS = env.int("THEO_CHAT_MAX_QUESTION_CHARS", default=4000)
+CHAT_SOURCES = env.int("THEO_CHAT_SOURCES", default=8)  # passages numbered into each prompt
+CHAT_HISTORY_TOKENS = env.int("THEO_CHAT_HISTORY_TOKENS", default=3000)
+CHAT_MAX_TOOL_ROUNDS = 3
+CHAT_SOCKETS_PER_USER = env.int("THEO_CHAT_SOCKETS_PER_USER", default=5)
+CHAT_SOCKETS_TOTAL = env.int("THEO_CHAT_SOCKETS_TOTAL", default=1000)
+CHAT_MAX_FRAME_BYTES = env.int("THEO_CHAT_MAX_FRAME_BYTES", default=16384)
+LLM_BREAKER_FAILURES = env.int("THEO_CLAUDE_BREAKER_FAILURES", default=5)
+LLM_BREAKER_RESET_SECONDS = env.int("THEO_CLAUDE_BREAKER_RESET_SECONDS", default=60)
+# USD per million tokens: input, output, cache write, cache read, by model-name prefix (the
+# longest matching prefix wins). Check Anthropic's current price list; THEO_LLM_PRICES takes a
+# JSON object of the same shape to override it.
+LLM_PRICES = {
+    "claude-opus": (5.0, 25.0, 6.25, 0.50),
+    "claude-sonnet": (3.0, 15.0, 3.75, 0.30),
+    "claude-haiku": (1.0, 5.0, 1.25, 0.10),
+    "default": (3.0, 15.0, 3.75, 0.30),
+    **env.json("THEO_LLM_PRICES", default={}),
+}
 CHUNK_WORDS = env.int("THEO_CHUNK_WORDS", default=180)
 CHUNK_OVERLAP_WORDS = env.int("THEO_CHUNK_OVERLAP_WORDS", default=40)
 DOCUMENTS_DIR = Path(env("THEO_DOCUMENTS_DIR", default=str(DATA_DIR / "documents"))).resolve()
@@ -373,10 +429,6 @@ EXTRACTION_TIMEOUT_SECONDS = env.int("THEO_EXTRACTION_TIMEOUT_SECONDS", default=
 INGEST_STUCK_MINUTES = env.int("THEO_INGEST_STUCK_MINUTES", default=30)
 
 HEALTH_DISK_MIN_FREE_MB = env.int("THEO_DISK_MIN_FREE_MB", default=1024)
-
-# Anthropic (used by the chat app).
-ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
-ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="") or None
 
 # --- Logging: JSON lines (human-readable when DEBUG) --------------------------------
 

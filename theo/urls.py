@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.chat import api as chat_api
+from apps.chat import views as chat_views
 from apps.core import views as core_views
 from apps.core.api import AuditEventListView
+from apps.knowledge import search_api
 from apps.users import views as user_views
 from apps.users.api_urls import admin_urlpatterns, auth_urlpatterns
 
@@ -12,12 +15,23 @@ api_v1 = [
     path("admin/users/", include(admin_urlpatterns)),
     path("audit/", AuditEventListView.as_view(), name="api-audit"),
     path("documents/", include("apps.documents.api_urls")),
+    path("knowledge/", include("apps.knowledge.api_urls")),
+    path("chat/", include("apps.chat.api_urls")),
+    path("usage/", chat_api.UsageView.as_view(), name="api-usage"),
+    path("search/", search_api.SearchView.as_view(), name="api-search"),
+    path("scripture/", search_api.ScriptureView.as_view(), name="api-scripture"),
+    path("scripture/status/", search_api.BibleStatusView.as_view(), name="api-scripture-status"),
 ]
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("accounts/", include("apps.users.urls")),
     path("documents/", include("apps.documents.urls")),
+    path("knowledge/", include("apps.knowledge.urls")),
+    path("chat/", include("apps.chat.urls")),
+    path("usage/", chat_views.usage_page, name="usage"),
+    path("search/", include("apps.knowledge.search_urls")),
+    path("scripture/", include("apps.knowledge.scripture_urls")),
     path("admin/login/", user_views.admin_login_view),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -7,4 +7,4 @@ class CoreConfig(AppConfig):
     verbose_name = "Theo core"
 
     def ready(self) -> None:
-        from apps.core import checks, middleware  # noqa: F401 - registers checks and log signal
+        from apps.core import checks, metrics, middleware  # noqa: F401 - registers checks, collectors, log signal

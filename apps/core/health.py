@@ -84,6 +84,17 @@ def check_disk() -> CheckResult | None:
     return CheckResult(OK, extra=extra)
 
 
+# --- Claude circuit breaker (apps/core/breaker.py) -------------------------------------
+def check_claude_breaker() -> CheckResult | None:
+    """Informational: passes with the breaker's state; an open breaker is not a failure."""
+    from apps.core.breaker import health_check
+
+    return health_check()
+
+
+# --- end Claude circuit breaker ---------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class RegisteredCheck:
     fn: Callable[[], CheckResult | None]
@@ -98,6 +109,8 @@ _CHECKS: dict[str, RegisteredCheck] = {
     # The worker is reached through the Redis broker; asking without it would hang.
     "celery": RegisteredCheck(check_celery_worker, ready=True, depends_on="redis"),
     "disk": RegisteredCheck(check_disk, ready=False),
+    # Reports the state; never part of readiness (open = offline answers, not an unready server).
+    "claude_breaker": RegisteredCheck(check_claude_breaker, ready=False, depends_on="redis"),
 }
 
 

@@ -47,6 +47,7 @@ def capabilities_for(user: Any) -> list[Capability]:
         )
     elif user.role == "user":
         items.append(Capability("Knowledge", "Read the curated knowledge store.", "knowledge:index"))
+    items.append(Capability("Usage", "Your AI usage of the last 30 days and this month's budget.", "usage"))
     items.append(Capability("API", "Script Theo through its REST API (JWT); browse the reference.", "api-docs", "API"))
     if user.is_staff:
         items.append(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from apps.documents.extraction import Page
-
-_WORD = re.compile(r"\S+")
+from apps.knowledge.chunking import WORD, word_windows
 
 
 @dataclass(frozen=True)
@@ -23,21 +21,9 @@ def chunk_pages(pages: list[Page], *, size: int, overlap: int) -> list[Chunk]:
 
     Deterministic: the same pages always give the same chunks, so a re-run replaces
     passages one for one."""
-    if overlap >= size:
-        raise ValueError("The chunk overlap must be smaller than the chunk size.")
-    words = [(match.group(), page.number) for page in pages for match in _WORD.finditer(page.text)]
+    words = [(match.group(), page.number) for page in pages for match in WORD.finditer(page.text)]
     chunks: list[Chunk] = []
-    step = size - overlap
-    for start in range(0, len(words), step):
-        window = words[start : start + size]
-        if chunks and len(window) <= overlap:
-            break  # only words the previous chunk already holds
-        chunks.append(
-            Chunk(
-                index=len(chunks),
-                text=" ".join(word for word, _ in window),
-                page_start=window[0][1],
-                page_end=window[-1][1],
-            )
-        )
+    for index, window in enumerate(word_windows(len(words), size=size, overlap=overlap)):
+        span = words[window]
+        chunks.append(Chunk(index, " ".join(word for word, _ in span), page_start=span[0][1], page_end=span[-1][1]))
     return chunks

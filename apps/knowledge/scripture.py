@@ -199,3 +199,79 @@ def verse_text(verse_id: int, translation: str = DEFAULT_TRANSLATION) -> str:
         return bible.get_verse_text(verse_id, version=TRANSLATIONS[translation])
     except (bible.InvalidVerseError, VersionMissingVerseError, KeyError, ValueError):
         return ""
+
+
+# --- reading passages -----------------------------------------------------------------------
+
+
+class TooManyVerses(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Verse:
+    id: int
+    reference: str
+    book: str
+    chapter: int
+    verse: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ScripturePassage:
+    """What a reader asked for: the canonical references, their verses in one translation,
+    and the verses this translation lacks (WEB has no Romans 16:25-27)."""
+
+    translation: str
+    references: list[ScriptureReference]
+    verses: list[Verse]
+    missing: list[str]
+
+    @property
+    def chapters(self) -> list[tuple[int, int]]:
+        """(book number, chapter) of every chapter the passage touches, in order."""
+        return list(dict.fromkeys((verse.id // 1_000_000, verse.id // 1000 % 1000) for verse in self.verses))
+
+
+def _verse(verse_id: int, text: str) -> Verse:
+    book, chapter, number = verse_id // 1_000_000, verse_id // 1000 % 1000, verse_id % 1000
+    return Verse(verse_id, verse_reference(verse_id), bible.Book(book).title, chapter, number, text)
+
+
+def scripture_lookup(*, ref: str, translation: str = DEFAULT_TRANSLATION, max_verses: int = 500) -> ScripturePassage:
+    """The verses a reference names, in one translation. Raises ScriptureParseError for a
+    reference that cannot be read, TooManyVerses past `max_verses`."""
+    if translation not in TRANSLATIONS:
+        raise KeyError(translation)
+    references = parse_references(ref)
+    verse_ids = list(dict.fromkeys(verse_id for reference in references for verse_id in reference.verse_ids))
+    if len(verse_ids) > max_verses:
+        raise TooManyVerses(
+            f"{len(verse_ids)} verses is more than the {max_verses} Theo shows at once; ask for a chapter or a range."
+        )
+    verses, missing = [], []
+    for verse_id in verse_ids:
+        text = verse_text(verse_id, translation)
+        if text:
+            verses.append(_verse(verse_id, text))
+        else:
+            missing.append(verse_reference(verse_id))
+    return ScripturePassage(translation=translation, references=references, verses=verses, missing=missing)
+
+
+def chapter_reference(book: int, chapter: int) -> str:
+    return f"{bible.Book(book).title} {chapter}"
+
+
+def neighbour_chapter(book: int, chapter: int, step: int) -> tuple[int, int] | None:
+    """The chapter before (step -1) or after (+1), across book boundaries; None at the ends."""
+    chapter += step
+    if chapter < 1:
+        if book == 1:
+            return None
+        book -= 1
+        return book, bible.get_number_of_chapters(bible.Book(book))
+    if chapter > bible.get_number_of_chapters(bible.Book(book)):
+        return (book + 1, 1) if book < 66 else None
+    return book, chapter

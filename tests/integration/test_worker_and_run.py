@@ -107,6 +107,7 @@ def test_run_serves_everything_and_stops_it_all(tmp_path, stop_signal):
         THEO_ADMIN_EMAIL=admin_email,
         THEO_ADMIN_PASSWORD=admin_password,
         THEO_LOG_LEVEL="WARNING",
+        THEO_BIBLE_AUTOLOAD="false",  # 62k verses in the test database would slow every later test
     )
     env.pop("PYTEST_VERSION", None)  # run as `make run` does, not in test mode
     log_path = tmp_path / "run.log"

@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.core import embedded
+from apps.core.startup import run_startup_hooks
 
 POLL_SECONDS = 0.5
 
@@ -52,6 +53,9 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         call_command("ensure_admin")
+        if not options["no_worker"]:
+            for message in run_startup_hooks():
+                self.stdout.write(message)
         children = self._children(options)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._request_stop)

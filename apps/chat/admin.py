@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet, Sum
+from django.http import HttpRequest
+
+from apps.chat.models import AIUsage, Conversation, Message, Persona
+from apps.core.services import audit_record
+
+
+@admin.register(Persona)
+class PersonaAdmin(admin.ModelAdmin):
+    """Staff write the personas readers choose per conversation."""
+
+    list_display = ["name", "tradition", "default_scope", "is_active", "sort_order", "updated_at"]
+    list_editable = ["is_active", "sort_order"]
+    list_filter = ["is_active", "default_scope", "tradition"]
+    search_fields = ["name", "description", "system_prompt"]
+
+    def save_model(self, request: HttpRequest, obj: Persona, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(actor=request.user, action=f"chat.persona.{'update' if change else 'create'}", target=obj)
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    fields = ["role", "content", "degraded", "status", "model", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    """Read-only: conversations are their owners'; staff see them here for support only."""
+
+    list_display = ["title", "owner", "persona", "scope", "messages", "updated_at"]
+    list_filter = ["scope", "persona"]
+    search_fields = ["title", "owner__email"]
+    list_select_related = ["owner", "persona"]
+    readonly_fields = ["owner", "title", "persona", "scope", "document_id", "created_at", "updated_at"]
+    inlines = [MessageInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
+        return super().get_queryset(request).annotate(message_total=Count("messages"))
+
+    @admin.display(ordering="message_total")
+    def messages(self, conversation: Conversation) -> int:
+        return conversation.message_total  # type: ignore[attr-defined]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(AIUsage)
+class AIUsageAdmin(admin.ModelAdmin):
+    """Every answer's tokens and cost; the totals of the filtered rows head the list."""
+
+    list_display = [
+        "created_at",
+        "user",
+        "model",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cost_usd",
+        "degraded",
+    ]
+    list_filter = ["model", "degraded", "created_at"]
+    search_fields = ["user__email", "model"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in AIUsage._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            totals = changelist.queryset.aggregate(
+                input_tokens=Sum("input_tokens"),
+                output_tokens=Sum("output_tokens"),
+                cache_read_tokens=Sum("cache_read_tokens"),
+                cache_write_tokens=Sum("cache_write_tokens"),
+                cost_usd=Sum("cost_usd"),
+                answers=Count("id"),
+            )
+            response.context_data["title"] = (
+                f"AI usage — {totals['answers']} answers, ${totals['cost_usd'] or 0:.4f}, "
+                f"{totals['input_tokens'] or 0:,} in / {totals['output_tokens'] or 0:,} out tokens"
+            )
+        return response

@@ -1,0 +1,368 @@
+"""The one answer pipeline behind every transport (WebSocket, SSE, plain POST):
+
+validate → rate limit → save the question → retrieve (hybrid search, access rule in SQL,
+the conversation's scope) → build the prompt (persona, numbered sources, recent history)
+→ stream from Claude (tools, prompt caching) or the offline provider → check citations →
+save the answer and its usage → done.
+
+`answer_stream` yields the events of chat.realtime. `start_answer` runs it as a task of
+its own, so an answer whose client disconnects still finishes and is saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from apps.chat import providers, realtime
+from apps.chat.citations import Source, number_sources, validate_citations
+from apps.chat.models import AIUsage, Conversation, Message
+from apps.chat.selectors import recent_messages
+from apps.chat.services import conversation_title_from, effective_scope
+from apps.core.breaker import claude_breaker
+from apps.core.errors import RateLimited, TheoError, ValidationFailed
+from apps.core.ratelimits import enforce_rate_limit
+from apps.knowledge import scripture
+from apps.knowledge.bible import translation_source_id
+from apps.knowledge.models import Passage
+from apps.knowledge.search import passages_search
+from apps.knowledge.selectors import visible_passages
+
+logger = structlog.get_logger(__name__)
+SEARCH_SCOPES = {"all", "documents", "knowledge", "bible"}
+
+
+@dataclass
+class Prepared:
+    """Everything the provider needs, gathered in one synchronous step."""
+
+    user: Any
+    conversation: Conversation
+    question: str
+    sources: list[Source]
+    system: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    degraded_reason: str = ""
+    usage: providers.Usage = field(default_factory=providers.Usage)
+
+
+# --- validation and limits ----------------------------------------------------------------
+
+
+def validate_question(content: Any) -> str:
+    if not isinstance(content, str) or not content.strip():
+        raise ValidationFailed(
+            "Ask a question: the message is empty.", details={"content": ["This field is required."]}
+        )
+    if len(content) > settings.CHAT_MAX_QUESTION_CHARS:
+        raise ValidationFailed(
+            f"Keep a question under {settings.CHAT_MAX_QUESTION_CHARS:,} characters.",
+            code="message_too_long",
+            details={"content": [f"At most {settings.CHAT_MAX_QUESTION_CHARS} characters."]},
+        )
+    return content.strip()
+
+
+def chat_rate_limit(user: Any) -> None:
+    enforce_rate_limit(
+        scope="chat", key=f"user:{user.pk}", message="You have sent 10 messages this minute; wait a moment."
+    )
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    now = now or timezone.now()
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def spent_this_month(user: Any) -> Decimal:
+    total = AIUsage.objects.filter(user=user, created_at__gte=month_start()).aggregate(total=Sum("cost_usd"))["total"]
+    return total or Decimal("0")
+
+
+def over_budget(user: Any) -> bool:
+    return spent_this_month(user) >= user.monthly_budget_usd
+
+
+# --- retrieval and prompt -----------------------------------------------------------------
+
+
+def search_scope(conversation: Conversation) -> tuple[str, list[Any] | None]:
+    """(search scope, source ids) for the conversation; guests are held to the Bible."""
+    scope = effective_scope(user=conversation.owner, scope=conversation.scope)
+    if scope == Conversation.Scope.DOCUMENT:
+        return "documents", [conversation.document_id]
+    return scope, None
+
+
+def retrieve(*, user: Any, conversation: Conversation, query: str, k: int) -> list[Passage]:
+    scope, source_ids = search_scope(conversation)
+    return [
+        hit.passage for hit in passages_search(user=user, query=query, scope=scope, k=k, source_ids=source_ids).hits
+    ]
+
+
+def _history(conversation: Conversation, *, before: Message) -> list[dict[str, Any]]:
+    """Recent turns, newest kept first, within CHAT_HISTORY_TOKENS (about 4 characters a token)."""
+    budget = settings.CHAT_HISTORY_TOKENS * 4
+    turns: list[dict[str, Any]] = []
+    for message in reversed(recent_messages(conversation=conversation, limit=20)):
+        if message.pk == before.pk or not message.content:
+            continue
+        budget -= len(message.content)
+        if budget < 0:
+            break
+        turns.insert(0, {"role": message.role, "content": message.content})
+    while turns and turns[0]["role"] != "user":  # the API wants a user turn first
+        turns.pop(0)
+    merged: list[dict[str, Any]] = []
+    for turn in turns:  # and roles alternating (a failed answer leaves two user turns in a row)
+        if merged and merged[-1]["role"] == turn["role"]:
+            merged[-1] = {"role": turn["role"], "content": merged[-1]["content"] + "\n\n" + turn["content"]}
+        else:
+            merged.append(turn)
+    return merged
+
+
+def system_prompt(conversation: Conversation, sources: list[Source]) -> list[dict[str, Any]]:
+    persona = conversation.persona.system_prompt if conversation.persona else DEFAULT_PERSONA
+    numbered = "\n\n".join(source.prompt_block() for source in sources) or "(No sources matched the question.)"
+    return [
+        {"type": "text", "text": persona},
+        {
+            "type": "text",
+            "text": f"{CITATION_RULES}\n\nSources:\n\n{numbered}",
+            "cache_control": {"type": "ephemeral"},  # persona + sources are cached across tool rounds
+        },
+    ]
+
+
+DEFAULT_PERSONA = "You are Theo, a careful theological research assistant. Answer from the sources you are given."
+CITATION_RULES = (
+    "Cite every claim with the number of its source in square brackets, e.g. [2]. When you quote, "
+    "quote the source exactly, in quotation marks, in the sentence that cites it. Do not invent "
+    "sources or numbers. If the sources do not answer the question, say so. The tools search_library "
+    "and lookup_scripture return more numbered sources you may cite the same way."
+)
+
+
+def prepare(*, user: Any, conversation: Conversation, question: str) -> tuple[Prepared, Message]:
+    """Save the question, retrieve, build the prompt and decide who answers."""
+    with transaction.atomic():
+        question_message = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
+        conversation_title_from(conversation=conversation, question=question)
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    sources = number_sources(retrieve(user=user, conversation=conversation, query=question, k=settings.CHAT_SOURCES))
+    messages = [*_history(conversation, before=question_message), {"role": "user", "content": question}]
+    prepared = Prepared(user, conversation, question, sources, system_prompt(conversation, sources), messages)
+    prepared.degraded_reason = _degraded_reason(user)
+    return prepared, question_message
+
+
+def _degraded_reason(user: Any) -> str:
+    if not providers.claude_configured():
+        return "no_api_key"
+    if over_budget(user):
+        return "budget_exceeded"
+    if not claude_breaker().allow():
+        return "breaker_open"
+    return ""
+
+
+# --- tools ----------------------------------------------------------------------------------
+
+
+def run_tool(prepared: Prepared, name: str, tool_input: dict[str, Any]) -> str:
+    """Execute a tool with the asking user's access rule; new passages join the sources."""
+    if name == "search_library":
+        query = str(tool_input.get("query", "")).strip()[:500]
+        if not query:
+            return "Give a query."
+        conversation_scope, source_ids = search_scope(prepared.conversation)
+        scope = str(tool_input.get("scope") or conversation_scope)
+        if scope not in SEARCH_SCOPES or conversation_scope != "all":
+            scope = conversation_scope  # a narrower conversation stays narrow
+        passages = [
+            hit.passage
+            for hit in passages_search(user=prepared.user, query=query, scope=scope, k=5, source_ids=source_ids).hits
+        ]
+        return _add_sources(prepared, passages) or "Nothing matched."
+    if name == "lookup_scripture":
+        translation = (
+            tool_input.get("translation") if tool_input.get("translation") in scripture.TRANSLATIONS else "web"
+        )
+        try:
+            passage = scripture.scripture_lookup(
+                ref=str(tool_input.get("reference", "")), translation=translation, max_verses=60
+            )
+        except (scripture.ScriptureParseError, scripture.TooManyVerses) as error:
+            return str(error)
+        verses = (
+            visible_passages(prepared.user)
+            .filter(
+                source_kind=Passage.SourceKind.BIBLE,
+                source_id=translation_source_id(translation),
+                chunk_index__in=[verse.id for verse in passage.verses],
+            )
+            .order_by("chunk_index")
+        )
+        return _add_sources(prepared, list(verses)) or "\n".join(f"{v.reference}: {v.text}" for v in passage.verses)
+    return f"Unknown tool {name}."
+
+
+def _add_sources(prepared: Prepared, passages: list[Passage]) -> str:
+    known = {source.passage.pk: source for source in prepared.sources}
+    blocks = []
+    for passage in passages:
+        source = known.get(passage.pk)
+        if source is None:
+            source = Source(len(prepared.sources) + 1, passage)
+            prepared.sources.append(source)
+            known[passage.pk] = source
+        blocks.append(source.prompt_block())
+    return "\n\n".join(blocks)
+
+
+# --- finishing --------------------------------------------------------------------------------
+
+
+def finish(
+    *, prepared: Prepared, text: str, degraded: bool, failed_code: str = ""
+) -> tuple[Message, list[realtime.CitationItem], realtime.UsagePayload]:
+    items = validate_citations(text, prepared.sources)
+    model = "offline" if degraded else settings.CHAT_MODEL
+    cost = Decimal("0") if degraded else prepared.usage.cost_usd(settings.CHAT_MODEL)
+    with transaction.atomic():
+        message = Message.objects.create(
+            conversation=prepared.conversation,
+            role=Message.Role.ASSISTANT,
+            content=text,
+            citations=items,
+            degraded=degraded,
+            status=Message.Status.FAILED if failed_code else Message.Status.COMPLETE,
+            error_code=failed_code,
+            model=model,
+        )
+        AIUsage.objects.create(
+            user=prepared.user,
+            message=message,
+            model=model,
+            input_tokens=prepared.usage.input_tokens,
+            output_tokens=prepared.usage.output_tokens,
+            cache_read_tokens=prepared.usage.cache_read_tokens,
+            cache_write_tokens=prepared.usage.cache_write_tokens,
+            cost_usd=cost,
+            degraded=degraded,
+        )
+        Conversation.objects.filter(pk=prepared.conversation.pk).update(updated_at=timezone.now())
+    usage: realtime.UsagePayload = {
+        "input_tokens": prepared.usage.input_tokens,
+        "output_tokens": prepared.usage.output_tokens,
+        "cache_read_tokens": prepared.usage.cache_read_tokens,
+        "cache_write_tokens": prepared.usage.cache_write_tokens,
+        "cost_usd": float(cost),
+    }
+    return message, items, usage
+
+
+# --- the pipeline -------------------------------------------------------------------------------
+
+
+async def answer_stream(
+    *, user: Any, conversation: Conversation, content: Any, checked: bool = False
+) -> AsyncIterator[realtime.ChatEvent]:
+    """`checked`: the transport already validated the question and counted the rate limit
+    (so HTTP can answer 400/429 in the error format before a stream starts)."""
+    try:
+        question = validate_question(content)
+        if not checked:
+            await sync_to_async(chat_rate_limit)(user)
+    except RateLimited as error:
+        yield realtime.error(error.code, error.message, retry_after=error.retry_after)
+        return
+    except TheoError as error:
+        yield realtime.error(error.code, error.message)
+        return
+    prepared, _ = await sync_to_async(prepare)(user=user, conversation=conversation, question=question)
+    parts: list[str] = []
+    failed_code = ""
+    if not prepared.degraded_reason:
+        breaker = claude_breaker()
+        try:
+            async for text in providers.claude_stream(
+                system=prepared.system,
+                messages=prepared.messages,
+                run_tool=sync_to_async(lambda name, tool_input: run_tool(prepared, name, tool_input)),
+                usage=prepared.usage,
+            ):
+                parts.append(text)
+                yield realtime.delta(text)
+            await sync_to_async(breaker.record_success)()
+        except providers.ProviderFailed as error:
+            await sync_to_async(breaker.record_failure)()
+            if parts:  # the answer broke off: keep what came, say so
+                failed_code = error.code
+                yield realtime.error(error.code, f"{error.message} The answer is incomplete.")
+            else:
+                prepared.degraded_reason = "provider_error"
+    degraded = bool(prepared.degraded_reason)
+    if degraded:
+        text = providers.offline_answer(question, prepared.sources, prepared.degraded_reason)
+        async for piece in providers.offline_stream(text):
+            parts.append(piece)
+            yield realtime.delta(piece)
+    message, items, usage = await sync_to_async(finish)(
+        prepared=prepared, text="".join(parts), degraded=degraded, failed_code=failed_code
+    )
+    yield realtime.citations(items)
+    yield realtime.done(
+        message_id=str(message.pk), usage=usage, degraded=degraded, degraded_reason=prepared.degraded_reason
+    )
+
+
+def start_answer(*, user: Any, conversation: Conversation, content: Any, checked: bool = False) -> asyncio.Queue:
+    """Run the pipeline in its own task; events arrive on the returned queue, ending with
+    None. The task does not depend on anyone reading: a client that goes away mid-answer
+    finds the finished answer saved when it comes back."""
+    queue: asyncio.Queue = asyncio.Queue()
+
+    async def run() -> None:
+        try:
+            async for event in answer_stream(user=user, conversation=conversation, content=content, checked=checked):
+                queue.put_nowait(event)
+        except Exception:
+            logger.exception("answer_failed", conversation_id=str(conversation.pk))
+            queue.put_nowait(realtime.error("internal_error", "Theo could not finish this answer; please try again."))
+        finally:
+            queue.put_nowait(None)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
+    return queue
+
+
+_RUNNING: set[asyncio.Task] = set()  # strong references: a task nobody awaits must not be collected
+
+
+async def events_of(queue: asyncio.Queue) -> AsyncIterator[realtime.ChatEvent]:
+    while (event := await queue.get()) is not None:
+        yield event
+
+
+async def answer_complete(
+    *, user: Any, conversation: Conversation, content: Any, checked: bool = False
+) -> list[realtime.ChatEvent]:
+    """All events of one answer (the plain POST transport)."""
+    stream = answer_stream(user=user, conversation=conversation, content=content, checked=checked)
+    return [event async for event in stream]

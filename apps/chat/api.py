@@ -1,0 +1,229 @@
+"""Chat over HTTP: personas, conversations, and asking (plain JSON or an SSE stream)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import renderers, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.chat import answer, realtime, selectors, services
+from apps.chat.models import Conversation, Persona
+from apps.chat.serializers import (
+    AskSerializer,
+    ConversationDetailSerializer,
+    ConversationSerializer,
+    ConversationWriteSerializer,
+    MessageSerializer,
+    PersonaSerializer,
+)
+from apps.core.errors import TheoError, ValidationFailed
+from apps.core.pagination import StandardPagination
+
+
+def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        raise ValidationFailed(details=serializer.errors)
+    return serializer.validated_data
+
+
+def _persona(persona_id: Any) -> Persona | None:
+    if persona_id is None:
+        return None
+    persona = selectors.personas_active().filter(pk=persona_id).first()
+    if persona is None:
+        raise ValidationFailed(details={"persona_id": ["No such persona."]})
+    return persona
+
+
+class PersonaListView(APIView):
+    @extend_schema(responses=PersonaSerializer(many=True), summary="Active personas (staff also see inactive ones)")
+    def get(self, request: Request) -> Response:
+        return Response(PersonaSerializer(selectors.personas_for(request.user), many=True).data)
+
+    @extend_schema(request=PersonaSerializer, responses={201: PersonaSerializer}, summary="Create a persona (staff)")
+    def post(self, request: Request) -> Response:
+        services.persona_check_staff(request.user)
+        fields = _valid(PersonaSerializer, request.data)
+        persona = services.persona_create(actor=request.user, **fields)
+        return Response(PersonaSerializer(persona).data, status=201)
+
+
+class ConversationListView(APIView):
+    @extend_schema(responses=ConversationSerializer(many=True), summary="Your conversations, most recent first")
+    def get(self, request: Request) -> Response:
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(selectors.conversations_of(request.user), request, view=self)
+        return paginator.get_paginated_response(ConversationSerializer(page, many=True).data)
+
+    @extend_schema(request=ConversationWriteSerializer, responses={201: ConversationSerializer})
+    def post(self, request: Request) -> Response:
+        fields = _valid(ConversationWriteSerializer, request.data)
+        conversation = services.conversation_create(
+            owner=request.user,
+            title=fields.get("title", ""),
+            persona=_persona(fields.get("persona_id")),
+            scope=fields.get("scope"),
+            document_id=fields.get("document_id"),
+        )
+        return Response(ConversationSerializer(conversation).data, status=201)
+
+
+def _detail(conversation: Conversation) -> dict[str, Any]:
+    conversation.messages_in_order = selectors.conversation_messages(conversation=conversation)  # type: ignore[attr-defined]
+    return ConversationDetailSerializer(conversation).data
+
+
+class ConversationDetailView(APIView):
+    @extend_schema(responses=ConversationDetailSerializer, summary="A conversation with all its messages")
+    def get(self, request: Request, pk: Any) -> Response:
+        return Response(_detail(selectors.conversation_get_for(user=request.user, pk=pk)))
+
+    @extend_schema(request=ConversationWriteSerializer, responses=ConversationDetailSerializer)
+    def patch(self, request: Request, pk: Any) -> Response:
+        conversation = selectors.conversation_get_for(user=request.user, pk=pk)
+        fields = _valid(ConversationWriteSerializer, request.data)
+        if "persona_id" in fields:
+            fields["persona"] = _persona(fields.pop("persona_id"))
+        services.conversation_update(conversation=conversation, actor=request.user, **fields)
+        return Response(_detail(conversation))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: Any) -> Response:
+        conversation = selectors.conversation_get_for(user=request.user, pk=pk)
+        services.conversation_delete(conversation=conversation, actor=request.user)
+        return Response(status=204)
+
+
+class EventStreamRenderer(renderers.BaseRenderer):
+    media_type = "text/event-stream"
+    format = "event-stream"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data).encode()  # only errors reach a renderer: streams bypass it
+
+
+def sse_frame(event: realtime.ChatEvent) -> str:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+
+
+async def _sse(request_user: Any, conversation: Conversation, content: str) -> AsyncIterator[str]:
+    queue = answer.start_answer(user=request_user, conversation=conversation, content=content, checked=True)
+    async for event in answer.events_of(queue):
+        yield sse_frame(event)
+
+
+class AskView(APIView):
+    """POST {content}: with `Accept: text/event-stream`, the answer streams as SSE events
+    (delta, citations, done, error); otherwise the finished assistant message as JSON."""
+
+    renderer_classes = [renderers.JSONRenderer, EventStreamRenderer]
+
+    @extend_schema(request=AskSerializer, responses={201: MessageSerializer}, summary="Ask a question")
+    def post(self, request: Request, pk: Any) -> Any:
+        conversation = selectors.conversation_get_for(user=request.user, pk=pk)
+        content = _valid(AskSerializer, request.data)["content"]
+        question = answer.validate_question(content)
+        answer.chat_rate_limit(request.user)
+        if "text/event-stream" in request.headers.get("Accept", ""):
+            response = StreamingHttpResponse(
+                _sse(request.user, conversation, question), content_type="text/event-stream"
+            )
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"
+            return response
+        events = async_to_sync(answer.answer_complete)(
+            user=request.user, conversation=conversation, content=question, checked=True
+        )
+        errors = [event for event in events if event["type"] == "error"]
+        done = next((event for event in events if event["type"] == "done"), None)
+        if done is None:
+            error = errors[-1] if errors else realtime.error("internal_error", "No answer.")
+            raise TheoError(error["message"], code=error["code"])
+        message = conversation.messages.select_related("usage").get(pk=done["message_id"])
+        return Response(MessageSerializer(message).data, status=201)
+
+
+class UsageParams(serializers.Serializer):
+    period = serializers.ChoiceField(choices=["day", "month"], default="day")
+    days = serializers.IntegerField(min_value=1, max_value=366, default=30)
+
+
+class UsagePeriodSerializer(serializers.Serializer):
+    period = serializers.CharField(help_text="YYYY-MM-DD (day) or YYYY-MM (month)")
+    answers = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cache_read_tokens = serializers.IntegerField()
+    cache_write_tokens = serializers.IntegerField()
+    cost_usd = serializers.FloatField()
+
+
+class UsageUserSerializer(UsagePeriodSerializer):
+    period = None
+    user_id = serializers.UUIDField()
+    email = serializers.EmailField()
+
+
+class BudgetSerializer(serializers.Serializer):
+    monthly_budget_usd = serializers.FloatField()
+    spent_this_month_usd = serializers.FloatField()
+    remaining_usd = serializers.FloatField()
+
+
+class UsageResponseSerializer(serializers.Serializer):
+    period = serializers.ChoiceField(choices=["day", "month"])
+    since = serializers.DateField()
+    covers = serializers.ChoiceField(choices=["you", "everyone"])
+    budget = BudgetSerializer()
+    results = UsagePeriodSerializer(many=True)
+    users = UsageUserSerializer(many=True, required=False, help_text="Staff only: totals per user")
+
+
+class UsageView(APIView):
+    """Your AI usage per day (or month) and this month's budget; staff see everyone's,
+    with a row per user."""
+
+    @extend_schema(parameters=[UsageParams], responses=UsageResponseSerializer, summary="AI usage totals and budget")
+    def get(self, request: Request) -> Response:
+        params = _valid(UsageParams, request.query_params)
+        since = timezone.now() - timedelta(days=params["days"] - 1)
+        since = since.replace(hour=0, minute=0, second=0, microsecond=0)
+        usage = selectors.usage_visible_to(request.user)
+        spent = answer.spent_this_month(request.user)
+        body: dict[str, Any] = {
+            "period": params["period"],
+            "since": since.date().isoformat(),
+            "covers": "everyone" if request.user.is_staff else "you",
+            "budget": {
+                "monthly_budget_usd": float(request.user.monthly_budget_usd),
+                "spent_this_month_usd": float(spent),
+                "remaining_usd": float(max(request.user.monthly_budget_usd - spent, 0)),
+            },
+            "results": selectors.usage_totals(usage=usage, period=params["period"], since=since),
+        }
+        if request.user.is_staff:
+            body["users"] = selectors.usage_by_user(usage=usage, since=since)
+        return Response(_floats(body))
+
+
+def _floats(value: Any) -> Any:
+    """Decimals (costs) as JSON numbers."""
+    if isinstance(value, dict):
+        return {key: _floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_floats(item) for item in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    return value

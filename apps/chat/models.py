@@ -1,0 +1,122 @@
+"""Conversations with Claude: personas, conversations, messages with their citations, and
+the AI usage (tokens, cost) of every answer."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.db import models
+
+
+class Persona(models.Model):
+    """A voice for answers (careful exegete, pastoral counsellor, church historian…): its
+    system prompt and default retrieval scope. Staff edit them in the admin."""
+
+    class Scope(models.TextChoices):
+        ALL = "all", "Everything I may read"
+        DOCUMENTS = "documents", "My documents"
+        BIBLE = "bible", "The Bible only"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    system_prompt = models.TextField()
+    tradition = models.CharField(max_length=100, blank=True, help_text="e.g. Reformed, Catholic, ecumenical")
+    default_scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL)
+    is_active = models.BooleanField(default=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Conversation(models.Model):
+    class Scope(models.TextChoices):
+        ALL = "all", "Everything I may read"
+        DOCUMENTS = "documents", "My documents"
+        DOCUMENT = "document", "One document"
+        BIBLE = "bible", "The Bible only"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey("users.User", on_delete=models.CASCADE, related_name="conversations")
+    title = models.CharField(max_length=200, blank=True)
+    persona = models.ForeignKey(Persona, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL)
+    # With scope "document": the document whose passages answers draw on (checked through
+    # the passage index's access rule; chat does not import documents).
+    document_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["owner", "-updated_at"], name="conversation_owner_recent_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(scope="document") | models.Q(document_id__isnull=False),
+                name="conversation_document_scope_has_document",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title or "Untitled conversation"
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+
+    class Status(models.TextChoices):
+        COMPLETE = "complete", "Complete"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField(blank=True)
+    # Citation items exactly as the `citations` event sends them (see chat.realtime).
+    citations = models.JSONField(default=list, blank=True)
+    degraded = models.BooleanField(default=False, help_text="Answered by the offline provider, not Claude.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
+    error_code = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="message_conversation_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
+
+
+class AIUsage(models.Model):
+    """Tokens and cost of one answer; budgets and /usage/ add these up."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey("users.User", on_delete=models.CASCADE, related_name="ai_usage")
+    message = models.OneToOneField(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="usage")
+    model = models.CharField(max_length=100)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    degraded = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "AI usage"
+        verbose_name_plural = "AI usage"
+        indexes = [models.Index(fields=["user", "created_at"], name="aiusage_user_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.input_tokens}+{self.output_tokens} tokens, ${self.cost_usd}"

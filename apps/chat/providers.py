@@ -1,0 +1,200 @@
+"""Who writes the answer: Claude (streaming Messages API, with tools and prompt caching) or
+the offline provider (an extractive answer from the retrieved passages, in the same
+citation format, for when Claude is not configured, unavailable or over budget)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import anthropic
+from django.conf import settings
+
+from apps.chat.citations import Source
+
+ToolRunner = Callable[[str, dict[str, Any]], Awaitable[str]]
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def add(self, usage: Any) -> None:
+        """Add an Anthropic `Usage` (one request of a tool loop)."""
+        self.input_tokens += usage.input_tokens or 0
+        self.output_tokens += usage.output_tokens or 0
+        self.cache_read_tokens += getattr(usage, "cache_read_input_tokens", 0) or 0
+        self.cache_write_tokens += getattr(usage, "cache_creation_input_tokens", 0) or 0
+
+    def cost_usd(self, model: str) -> Decimal:
+        prices = price_of(model)
+        input_price, output_price, write_price, read_price = (Decimal(str(price)) for price in prices)
+        total = (
+            self.input_tokens * input_price
+            + self.output_tokens * output_price
+            + self.cache_write_tokens * write_price
+            + self.cache_read_tokens * read_price
+        )
+        return (total / Decimal(1_000_000)).quantize(Decimal("0.000001"))
+
+
+def price_of(model: str) -> tuple[float, float, float, float]:
+    """(input, output, cache write, cache read) USD per million tokens: the longest
+    LLM_PRICES key that prefixes the model name, else "default"."""
+    matches = [key for key in settings.LLM_PRICES if key != "default" and model.startswith(key)]
+    return tuple(settings.LLM_PRICES[max(matches, key=len)] if matches else settings.LLM_PRICES["default"])
+
+
+class ProviderFailed(Exception):
+    """Claude could not answer (after the SDK's retries); `code` goes to the client."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+TOOLS = [
+    {
+        "name": "search_library",
+        "description": (
+            "Search the user's library (documents they may read), the curated knowledge store and the "
+            "Bible. Returns new numbered sources you may cite like the others."
+        ),
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "description": "Words, a question, or scripture references."},
+                "scope": {"type": "string", "enum": ["all", "documents", "knowledge", "bible"]},
+            },
+            "required": ["query"],
+        },
+    },
+    {
+        "name": "lookup_scripture",
+        "description": "Read Bible verses by reference (e.g. 'Rom 8:28-30', 'Ps 23') in the KJV or the WEB.",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "reference": {"type": "string"},
+                "translation": {"type": "string", "enum": ["kjv", "web"]},
+            },
+            "required": ["reference"],
+        },
+    },
+]
+
+
+def claude_configured() -> bool:
+    return bool(settings.ANTHROPIC_API_KEY)
+
+
+def claude_client() -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(
+        api_key=settings.ANTHROPIC_API_KEY,
+        base_url=settings.ANTHROPIC_BASE_URL or None,
+        max_retries=settings.ANTHROPIC_MAX_RETRIES,
+        timeout=settings.CHAT_TIMEOUT_SECONDS,
+    )
+
+
+async def claude_stream(
+    *, system: list[dict[str, Any]], messages: list[dict[str, Any]], run_tool: ToolRunner, usage: Usage
+) -> AsyncIterator[str]:
+    """Text deltas of Claude's answer; tool calls are executed between requests (at most
+    CHAT_MAX_TOOL_ROUNDS rounds, then Claude must answer). Raises ProviderFailed."""
+    client = claude_client()
+    messages = list(messages)
+    try:
+        for round_number in range(settings.CHAT_MAX_TOOL_ROUNDS + 1):
+            last_round = round_number == settings.CHAT_MAX_TOOL_ROUNDS
+            async with client.messages.stream(
+                model=settings.CHAT_MODEL,
+                max_tokens=settings.CHAT_MAX_OUTPUT_TOKENS,
+                system=system,
+                messages=messages,
+                tools=TOOLS,
+                tool_choice={"type": "none"} if last_round else {"type": "auto"},
+            ) as stream:
+                async for text in stream.text_stream:
+                    yield text
+                final = await stream.get_final_message()
+            usage.add(final.usage)
+            if final.stop_reason != "tool_use":
+                return
+            messages.append(
+                {"role": "assistant", "content": [b.model_dump(mode="json", exclude_none=True) for b in final.content]}
+            )
+            results = []
+            for block in final.content:
+                if block.type == "tool_use":
+                    output = await run_tool(block.name, dict(block.input or {}))
+                    results.append({"type": "tool_result", "tool_use_id": block.id, "content": output})
+            messages.append({"role": "user", "content": results})
+    except anthropic.RateLimitError as error:
+        raise ProviderFailed("provider_rate_limited", "Claude is rate limiting Theo right now.") from error
+    except anthropic.APIStatusError as error:
+        raise ProviderFailed("provider_error", f"Claude answered with an error ({error.status_code}).") from error
+    except anthropic.APITimeoutError as error:
+        raise ProviderFailed("provider_timeout", "Claude did not answer in time.") from error
+    except anthropic.APIConnectionError as error:
+        raise ProviderFailed("provider_unreachable", "Theo could not reach Claude.") from error
+    except anthropic.APIError as error:  # e.g. an `error` event in the middle of the stream
+        raise ProviderFailed("provider_error", f"Claude stopped with an error: {error}") from error
+    except ProviderFailed:
+        raise
+    except Exception as error:
+        raise ProviderFailed("provider_unreachable", "The connection to Claude broke off.") from error
+    finally:
+        await client.close()
+
+
+# --- the offline provider ------------------------------------------------------------------
+
+DEGRADED_INTROS = {
+    "no_api_key": "Claude is not configured on this server, so here is what your sources say:",
+    "breaker_open": "Claude is unavailable at the moment, so here is what your sources say:",
+    "provider_error": "Claude could not answer just now, so here is what your sources say:",
+    "budget_exceeded": "Your monthly AI budget is used up, so here is what your sources say (no AI involved):",
+}
+_SENTENCES = re.compile(r"(?<=[.!?;])\s+")
+_WORDS = re.compile(r"\w+")
+OFFLINE_SOURCES = 4
+
+
+def _best_sentence(text: str, question_words: set[str]) -> str:
+    sentences = [s.strip() for s in _SENTENCES.split(" ".join(text.split())) if len(s.strip()) > 20] or [text.strip()]
+    best = max(sentences, key=lambda s: len(question_words & set(_WORDS.findall(s.lower()))))
+    return best if len(best) <= 300 else best[:300].rsplit(" ", 1)[0]
+
+
+def offline_answer(question: str, sources: list[Source], reason: str) -> str:
+    """An extractive answer: the most relevant sentence of the best sources, quoted exactly
+    and cited, so citation checks verify it like any other answer."""
+    intro = DEGRADED_INTROS.get(reason, DEGRADED_INTROS["provider_error"])
+    if not sources:
+        situation = intro.rsplit(",", 1)[0]
+        return f"{situation}, and nothing you may read matched the question. Try other words or a wider scope."
+    question_words = set(_WORDS.findall(question.lower()))
+    lines = [intro, ""]
+    for source in sources[:OFFLINE_SOURCES]:
+        sentence = _best_sentence(source.passage.text, question_words).replace("“", "'").replace("”", "'")
+        lines.append(f"- {source.locator}: “{sentence}” [{source.n}]")
+    return "\n".join(lines)
+
+
+async def offline_stream(text: str, *, words_per_delta: int = 6) -> AsyncIterator[str]:
+    words = re.split(r"(\s+)", text)
+    for start in range(0, len(words), words_per_delta * 2):
+        yield "".join(words[start : start + words_per_delta * 2])
+
+
+def tool_input_summary(name: str, tool_input: dict[str, Any]) -> str:
+    return f"{name}({json.dumps(tool_input, ensure_ascii=False)[:200]})"

@@ -1,0 +1,128 @@
+"""Pages: /chat/ (conversations, start one), /chat/<id>/ (the conversation, streaming over
+the WebSocket), /usage/ (your AI usage of the last 30 days and your budget)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from apps.chat import answer, selectors, services
+from apps.chat.models import Conversation
+from apps.chat.serializers import MessageSerializer
+from apps.core.errors import NotFound, TheoError
+from apps.knowledge.models import Passage
+from apps.knowledge.selectors import visible_passages
+
+SIDEBAR_SIZE = 50
+
+
+def _readable_documents(user: Any) -> list[tuple[str, str]]:
+    """(id, title) of documents the user may chat about (those with passages)."""
+    rows = (
+        visible_passages(user)
+        .filter(source_kind=Passage.SourceKind.DOCUMENT)
+        .values_list("source_id", "title")
+        .distinct()
+        .order_by("title")[:200]
+    )
+    return [(str(source_id), title) for source_id, title in rows]
+
+
+def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    user = request.user
+    scopes = [(value, label) for value, label in Conversation.Scope.choices]
+    if user.is_guest:
+        scopes = [(Conversation.Scope.BIBLE, Conversation.Scope.BIBLE.label)]
+    return {
+        "conversations": selectors.conversations_of(user)[:SIDEBAR_SIZE],
+        "personas": selectors.personas_active(),
+        "scopes": scopes,
+        "documents": _readable_documents(user),
+        **extra,
+    }
+
+
+@login_required
+def chat_index(request: HttpRequest) -> HttpResponse:
+    return render(request, "chat/index.html", _context(request))
+
+
+@login_required
+@require_POST
+def chat_new(request: HttpRequest) -> HttpResponse:
+    persona = selectors.personas_active().filter(pk=request.POST.get("persona") or None).first()
+    try:
+        conversation = services.conversation_create(
+            owner=request.user,
+            persona=persona,
+            scope=request.POST.get("scope") or None,
+            document_id=request.POST.get("document_id") or None,
+        )
+    except (TheoError, ValueError) as error:
+        messages.error(request, getattr(error, "message", "Choose a document to talk about."))
+        return redirect("chat:index")
+    return redirect("chat:detail", pk=conversation.pk)
+
+
+@login_required
+def chat_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    try:
+        conversation = selectors.conversation_get_for(user=request.user, pk=pk)
+    except NotFound:
+        return render(request, "404.html", status=404)
+    history = MessageSerializer(selectors.conversation_messages(conversation=conversation), many=True).data
+    return render(
+        request,
+        "chat/detail.html",
+        _context(request, conversation=conversation, history=history, max_chars=answer_max_chars()),
+    )
+
+
+@login_required
+@require_POST
+def chat_delete(request: HttpRequest, pk: Any) -> HttpResponse:
+    try:
+        conversation = selectors.conversation_get_for(user=request.user, pk=pk)
+    except NotFound:
+        return render(request, "404.html", status=404)
+    services.conversation_delete(conversation=conversation, actor=request.user)
+    messages.success(request, "Conversation deleted.")
+    return redirect("chat:index")
+
+
+def answer_max_chars() -> int:
+    return settings.CHAT_MAX_QUESTION_CHARS
+
+
+@login_required
+def usage_page(request: HttpRequest) -> HttpResponse:
+    since = (timezone.now() - timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
+    days = selectors.usage_totals(usage=selectors.usage_visible_to(request.user), period="day", since=since)
+    peak = max((float(day["cost_usd"]) for day in days), default=0) or 1
+    for day in days:
+        day["height"] = round(100 * float(day["cost_usd"]) / peak, 1)
+    spent = answer.spent_this_month(request.user)
+    budget = request.user.monthly_budget_usd
+    return render(
+        request,
+        "chat/usage.html",
+        {
+            "days": days,
+            "totals": {key: sum(day[key] for day in days) for key in ("answers", *selectors.USAGE_FIELDS)},
+            "spent": spent,
+            "budget": budget,
+            "budget_percent": min(100, int(100 * spent / budget)) if budget else 100,
+            "everyone": request.user.is_staff,
+            "users": selectors.usage_by_user(usage=selectors.usage_visible_to(request.user), since=since)
+            if request.user.is_staff
+            else [],
+        },
+    )

@@ -1,0 +1,158 @@
+"""Curating the knowledge store from the admin (every change through the services, so it
+is audited and the passages' access follows), and a read-only view of the passage index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.postgres.forms import SimpleArrayField
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from apps.core.admin_actions import apply_to_each
+from apps.core.errors import TheoError
+from apps.knowledge import services
+from apps.knowledge.models import KnowledgeEntry, Passage
+
+
+class EntryAdminForm(forms.ModelForm):
+    tags = SimpleArrayField(
+        forms.CharField(required=False),
+        required=False,
+        help_text="Separated by commas; stored lower-case, without duplicates.",
+    )
+
+    class Meta:
+        model = KnowledgeEntry
+        fields = ["title", "body", "tags", "source", "status"]
+
+    def clean_tags(self) -> list[str]:
+        """Refuse here, on the form, what the service would refuse."""
+        try:
+            return services.entry_clean_tags(self.cleaned_data["tags"])
+        except TheoError as exc:
+            raise forms.ValidationError(exc.details.get("tags", [exc.message])) from exc
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        if self.instance._state.adding and status == KnowledgeEntry.Status.REJECTED:
+            raise forms.ValidationError("A new entry cannot start out rejected.")
+        return status
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=services.REASON_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Shown to the author on the entry.",
+    )
+
+
+@admin.register(KnowledgeEntry)
+class KnowledgeEntryAdmin(admin.ModelAdmin):
+    form = EntryAdminForm
+    list_display = ["title", "status", "author", "tag_list", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["title", "body", "source", "author__email"]
+    list_select_related = ["author"]
+    date_hierarchy = "updated_at"
+    readonly_fields = ["id", "author", "reviewed_by", "reviewed_at", "review_note", "created_at", "updated_at"]
+    fields = ["title", "body", "tags", "source", "status", *readonly_fields]
+    actions = ["approve", "reject"]
+
+    @admin.display(description="Tags")
+    def tag_list(self, entry: KnowledgeEntry) -> str:
+        return ", ".join(entry.tags)
+
+    def save_model(self, request: HttpRequest, obj: KnowledgeEntry, form: Any, change: bool) -> None:
+        data = {name: form.cleaned_data[name] for name in ["title", "body", "tags", "source", "status"]}
+        try:
+            if change:
+                services.entry_update(entry=KnowledgeEntry.objects.get(pk=obj.pk), actor=request.user, **data)
+            else:
+                obj.pk = services.entry_create(author=request.user, **data).pk
+        except TheoError as exc:
+            messages.error(request, exc.message)
+
+    def delete_model(self, request: HttpRequest, obj: KnowledgeEntry) -> None:
+        services.entry_delete(entry=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[KnowledgeEntry]) -> None:
+        for entry in queryset:
+            services.entry_delete(entry=entry, actor=request.user)
+
+    @admin.action(description="Approve selected entries")
+    def approve(self, request: HttpRequest, queryset: QuerySet[KnowledgeEntry]) -> None:
+        apply_to_each(
+            request,
+            queryset,
+            lambda entry: services.entry_approve(entry=entry, actor=request.user),
+            done="entry(ies) approved",
+            label=lambda entry: entry.title,
+        )
+
+    @admin.action(description="Reject selected entries (with a reason)…")
+    def reject(self, request: HttpRequest, queryset: QuerySet[KnowledgeEntry]) -> HttpResponse | None:
+        """Intermediate page asking for the reason, then the service for each entry."""
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            apply_to_each(
+                request,
+                queryset,
+                lambda entry: services.entry_reject(entry=entry, actor=request.user, reason=reason),
+                done="entry(ies) rejected",
+                label=lambda entry: entry.title,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject entries",
+            "entries": queryset,
+            "form": form,
+            "action": "reject",
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/knowledge/reject_action.html", context)
+
+
+@admin.register(Passage)
+class PassageAdmin(admin.ModelAdmin):
+    """What the index holds, for staff to inspect; sources keep it current, never the admin."""
+
+    list_display = ["title", "source_kind", "reference", "page_start", "translation", "embedding_model"]
+    list_filter = ["source_kind", "translation", "visibility"]
+    search_fields = ["title", "reference"]
+    show_full_result_count = False  # the Bibles alone are ~60,000 rows per translation
+    fields = [
+        "id",
+        "source_kind",
+        "source_id",
+        "chunk_index",
+        "title",
+        "text",
+        "page_start",
+        "page_end",
+        "reference",
+        "translation",
+        "scripture_references",
+        "visibility",
+        "owner_id",
+        "shared_with",
+        "embedding_model",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Passage | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Passage | None = None) -> bool:
+        return False

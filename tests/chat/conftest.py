@@ -1,0 +1,26 @@
+"""Fixtures for tests of the chat: a fake Claude (tests/chat/fake_claude.py) per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.chat.fake_claude import FakeClaude
+
+
+@pytest.fixture
+def fake_claude() -> Iterator[FakeClaude]:
+    """A fake Anthropic API, started for this test and stopped after it."""
+    with FakeClaude() as fake:
+        yield fake
+
+
+@pytest.fixture
+def claude_settings(settings: Any, fake_claude: FakeClaude) -> FakeClaude:
+    """Points Theo's Anthropic client at `fake_claude`; returns the fake."""
+    settings.ANTHROPIC_BASE_URL = fake_claude.base_url
+    settings.ANTHROPIC_API_KEY = "test-key"
+    settings.ANTHROPIC_MAX_RETRIES = 0
+    return fake_claude

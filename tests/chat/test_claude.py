@@ -1,0 +1,170 @@
+"""Claude behind the pipeline: tools, usage and cost, failures, the circuit breaker, the
+budget, and what reaches Claude (the canary)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from apps.chat.models import AIUsage, Message
+from apps.core.breaker import claude_breaker
+from tests.chat import fake_claude as fake
+from tests.knowledge.corpus import add_passages, marker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_breaker(settings: Any) -> Any:
+    settings.LLM_BREAKER_FAILURES = 5
+    claude_breaker().reset()
+    yield
+    claude_breaker().reset()
+
+
+def start(client: Any, scope: str = "documents") -> str:
+    response = client.post("/api/v1/chat/conversations/", {"scope": scope}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def ask(client: Any, conversation_id: str, content: str) -> dict[str, Any]:
+    response = client.post(
+        f"/api/v1/chat/conversations/{conversation_id}/messages/", {"content": content}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+@pytest.fixture
+def reader(make_user: Any) -> Any:
+    reader = make_user()
+    add_passages([f"{marker()} Augustine: grace precedes every good will."], owner=reader, title="Confessions notes")
+    return reader
+
+
+def test_usage_with_cache_tokens_and_cost(client_for: Any, reader: Any, claude_settings: Any, settings: Any) -> None:
+    settings.LLM_PRICES = {"claude-sonnet": (3.0, 15.0, 3.75, 0.30), "default": (1, 1, 1, 1)}
+    claude_settings.respond(
+        fake.text(
+            "Grace first [1].",
+            usage=fake.Usage(
+                input_tokens=1000, output_tokens=100, cache_read_input_tokens=2000, cache_creation_input_tokens=500
+            ),
+        )
+    )
+    client = client_for(reader)
+    body = ask(client, start(client), "grace?")
+    usage = AIUsage.objects.get(message_id=body["id"])
+    assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (
+        1000,
+        100,
+        2000,
+        500,
+    )
+    # 1000*3 + 100*15 + 500*3.75 + 2000*0.30 = 6975 per million
+    assert usage.cost_usd == Decimal("0.006975")
+    assert body["usage"]["cost_usd"] == pytest.approx(0.006975)
+
+
+def test_tools_run_with_the_users_access_and_add_sources(
+    client_for: Any, reader: Any, make_user: Any, claude_settings: Any
+) -> None:
+    secret = marker()
+    add_passages([f"{secret} is in somebody else's private notes."], owner=make_user(), title="Private")
+    claude_settings.respond(
+        fake.tool_use("search_library", {"query": secret, "scope": "all"}),
+        fake.tool_use("lookup_scripture", {"reference": "John 3:16", "translation": "kjv"}),
+        fake.text("See [2]."),
+    )
+    client = client_for(reader)
+    body = ask(client, start(client, scope="all"), "Find it")
+    _, second, third = claude_settings.requests
+    tool_result = second["body"]["messages"][-1]["content"][0]
+    assert tool_result["type"] == "tool_result" and secret not in tool_result["content"]
+    scripture_result = third["body"]["messages"][-1]["content"][0]["content"]
+    assert "For God so loved the world" in scripture_result or "John 3:16" in scripture_result
+    assert body["content"] == "See [2]."
+
+
+def test_the_tool_loop_is_bounded(client_for: Any, reader: Any, claude_settings: Any, settings: Any) -> None:
+    settings.CHAT_MAX_TOOL_ROUNDS = 2
+    claude_settings.respond(
+        fake.tool_use("search_library", {"query": "grace"}),
+        fake.tool_use("search_library", {"query": "grace"}),
+        fake.text("Done [1]."),
+    )
+    client = client_for(reader)
+    ask(client, start(client), "grace?")
+    assert len(claude_settings.requests) == 3
+    assert claude_settings.requests[-1]["body"]["tool_choice"] == {"type": "none"}
+
+
+def test_an_error_before_any_text_falls_back_to_the_offline_answer(
+    client_for: Any, reader: Any, claude_settings: Any
+) -> None:
+    claude_settings.respond(fake.error(529))
+    client = client_for(reader)
+    body = ask(client, start(client), "grace")
+    assert body["degraded"] is True and "Claude could not answer just now" in body["content"]
+
+
+def test_an_error_mid_stream_keeps_the_partial_answer_marked_failed(
+    client_for: Any, reader: Any, claude_settings: Any
+) -> None:
+    claude_settings.respond(fake.stream_error(after_chunks=["Grace ", "is "]))
+    client = client_for(reader)
+    body = ask(client, start(client), "grace")
+    assert body["content"] == "Grace is " and body["status"] == "failed" and body["error_code"] == "provider_error"
+
+
+def test_breaker_opens_after_five_failures_then_answers_offline_fast(
+    client_for: Any, reader: Any, claude_settings: Any
+) -> None:
+    client = client_for(reader)
+    conversation_id = start(client)
+    for _ in range(5):
+        claude_settings.respond(fake.error(500))
+        assert ask(client, conversation_id, "grace")["degraded"] is True
+    assert claude_breaker().state().value == "open"
+    requests_before = len(claude_settings.requests)
+    started = time.monotonic()
+    body = ask(client, conversation_id, "grace")
+    assert time.monotonic() - started < 1.0
+    assert body["degraded"] is True and "unavailable" in body["content"]
+    assert len(claude_settings.requests) == requests_before  # Claude was not called
+    events = Message.objects.filter(conversation_id=conversation_id, role="assistant", degraded=True)
+    assert events.count() == 6
+
+
+def test_over_budget_answers_offline(client_for: Any, reader: Any, claude_settings: Any) -> None:
+    reader.monthly_budget_usd = Decimal("0.01")
+    reader.save(update_fields=["monthly_budget_usd"])
+    AIUsage.objects.create(user=reader, model="claude-sonnet-5-5", cost_usd=Decimal("0.02"))
+    client = client_for(reader)
+    body = ask(client, start(client), "grace")
+    assert body["degraded"] is True and "budget" in body["content"]
+    assert claude_settings.requests == []
+
+
+def test_canary_a_private_document_never_reaches_claude_for_another_user(
+    client_for: Any, make_user: Any, claude_settings: Any
+) -> None:
+    alice, bob = make_user(), make_user()
+    canary = f"CANARY{uuid.uuid4().hex}"
+    add_passages([f"{canary} grace precedes faith in the golden chain."], owner=alice, title="Alice's notes")
+    # Bob (and Claude on his behalf) search with words from Alice's passage, never the canary itself.
+    claude_settings.respond(
+        fake.tool_use("search_library", {"query": "grace precedes faith golden chain", "scope": "all"}),
+        fake.tool_use("search_library", {"query": "golden chain", "scope": "documents"}),
+        fake.text("Nothing [1]."),
+    )
+    client = client_for(bob)
+    ask(client, start(client, scope="all"), "What does the golden chain say about grace precedes faith?")
+    ask(client, start(client, scope="documents"), "grace precedes faith golden chain")
+    sent = " ".join(str(request["body"]) for request in claude_settings.requests)
+    assert claude_settings.requests and canary not in sent

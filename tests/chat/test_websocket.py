@@ -1,0 +1,193 @@
+"""/ws/chat/<id>/: the answer streams as delta → citations → done; only the owner may
+connect; limits on rate, frame size and open sockets; an answer whose client leaves still
+finishes and is saved."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import connections
+from rest_framework_simplejwt.tokens import AccessToken
+
+from apps.chat.models import Conversation, Message
+from apps.chat.services import conversation_create
+from apps.users.models import User
+from tests.chat import fake_claude as fake
+from tests.knowledge.corpus import add_passages, marker
+from tests.users.factories import UserFactory
+from theo.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+TIMEOUT = 10
+
+
+@pytest.fixture(autouse=True)
+def _close_db_connections() -> Any:
+    yield
+    connections.close_all()
+
+
+@pytest.fixture
+async def sockets() -> AsyncIterator[list[WebsocketCommunicator]]:
+    opened: list[WebsocketCommunicator] = []
+    yield opened
+    for communicator in opened:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await communicator.disconnect()
+
+
+@sync_to_async
+def make_user(**fields: Any) -> User:
+    return UserFactory(**fields)
+
+
+@sync_to_async
+def make_conversation(owner: User, **fields: Any) -> Conversation:
+    add_passages([f"{marker()}: love is patient and kind, it does not envy."], owner=owner, title="Sermon on love")
+    return conversation_create(owner=owner, scope=fields.pop("scope", "documents"), **fields)
+
+
+async def open_socket(sockets: list, conversation: Any, user: User | None) -> WebsocketCommunicator:
+    path = f"/ws/chat/{getattr(conversation, 'pk', conversation)}/"
+    if user is not None:
+        path += f"?token={AccessToken.for_user(user)}"
+    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN])
+    sockets.append(communicator)
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    return communicator
+
+
+async def events_until_done(communicator: WebsocketCommunicator) -> list[dict[str, Any]]:
+    events = []
+    while True:
+        event = await communicator.receive_json_from(timeout=TIMEOUT)
+        events.append(event)
+        if event["type"] in ("done",) or (event["type"] == "error" and len(events) == 1):
+            return events
+
+
+async def closed_with(communicator: WebsocketCommunicator) -> int:
+    for _ in range(20):
+        output = await communicator.receive_output(timeout=TIMEOUT)
+        if output["type"] == "websocket.close":
+            return output["code"]
+    raise AssertionError("not closed")
+
+
+async def test_the_answer_streams_as_delta_citations_done(sockets: list, claude_settings: Any) -> None:
+    claude_settings.respond(fake.text(["Love ", "“is patient and kind” [1]."]))
+    owner = await make_user()
+    conversation = await make_conversation(owner)
+    socket = await open_socket(sockets, conversation, owner)
+    await socket.send_json_to({"type": "message", "content": "What is love?"})
+    events = await events_until_done(socket)
+    assert [event["type"] for event in events] == ["delta", "delta", "citations", "done"]
+    assert "".join(e["text"] for e in events if e["type"] == "delta") == "Love “is patient and kind” [1]."
+    (item,) = events[2]["items"]
+    assert item["n"] == 1 and item["verified"] is True and item["document_id"]
+    done = events[3]
+    assert done["degraded"] is False and set(done["usage"]) == {
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cost_usd",
+    }
+    stored = await sync_to_async(Message.objects.get)(pk=done["message_id"])
+    assert stored.content == "Love “is patient and kind” [1]." and stored.citations == events[2]["items"]
+
+
+async def test_only_the_owner_may_connect(sockets: list) -> None:
+    owner, other, staff = await make_user(), await make_user(), await make_user(role="admin")
+    conversation = await make_conversation(owner)
+    for intruder in (other, staff):
+        assert await closed_with(await open_socket(sockets, conversation, intruder)) == 4404
+    assert await closed_with(await open_socket(sockets, conversation, None)) == 4401
+    pending = await make_user(status="pending")
+    assert await closed_with(await open_socket(sockets, conversation, pending)) == 4403
+
+
+async def test_bad_frames_get_error_events(sockets: list, settings: Any) -> None:
+    settings.CHAT_MAX_FRAME_BYTES = 100
+    owner = await make_user()
+    socket = await open_socket(sockets, await make_conversation(owner), owner)
+    await socket.send_to(text_data="not json")
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "unknown_message"
+    await socket.send_json_to({"type": "message", "content": "x" * 200})
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "message_too_large"
+    await socket.send_json_to({"type": "message", "content": "   "})
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "validation_error"
+
+
+async def test_rate_limit_is_an_error_event_with_retry_after(sockets: list, settings: Any) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "chat": "1/h"}
+    settings.ANTHROPIC_API_KEY = ""
+    owner = await make_user()
+    socket = await open_socket(sockets, await make_conversation(owner), owner)
+    await socket.send_json_to({"type": "message", "content": "first"})
+    assert (await events_until_done(socket))[-1]["type"] == "done"
+    await socket.send_json_to({"type": "message", "content": "second"})
+    error = await socket.receive_json_from(timeout=TIMEOUT)
+    assert error["type"] == "error" and error["code"] == "rate_limited" and error["retry_after"] >= 1
+
+
+async def test_at_most_five_sockets_per_user(sockets: list, settings: Any) -> None:
+    settings.CHAT_SOCKETS_PER_USER = 2
+    owner = await make_user()
+    conversation = await make_conversation(owner)
+    await open_socket(sockets, conversation, owner)
+    await open_socket(sockets, conversation, owner)
+    third = await open_socket(sockets, conversation, owner)
+    assert (await third.receive_json_from(timeout=TIMEOUT))["code"] == "too_many_connections"
+    assert await closed_with(third) == 1008
+
+
+async def test_a_global_cap_closes_with_try_again_later(sockets: list, settings: Any) -> None:
+    owner = await make_user()
+    conversation = await make_conversation(owner)
+    from apps.chat import sockets as registry
+
+    open_now = await sync_to_async(lambda: registry._client().zcard(registry._ALL))()
+    settings.CHAT_SOCKETS_TOTAL = open_now
+    socket = await open_socket(sockets, conversation, owner)
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "too_many_connections"
+    assert await closed_with(socket) == 1013
+
+
+async def test_leaving_mid_answer_still_saves_it(sockets: list, claude_settings: Any) -> None:
+    claude_settings.respond(fake.text(["Love ", "is ", "patient ", "[1]."], delay=0.3))
+    owner = await make_user()
+    conversation = await make_conversation(owner)
+    socket = await open_socket(sockets, conversation, owner)
+    await socket.send_json_to({"type": "message", "content": "What is love?"})
+    first = await socket.receive_json_from(timeout=TIMEOUT)
+    assert first["type"] == "delta"
+    await socket.disconnect()
+    answers = Message.objects.filter(conversation=conversation, role="assistant")
+    for _ in range(100):
+        if await sync_to_async(answers.exists)():
+            break
+        await asyncio.sleep(0.1)
+    answer = await sync_to_async(answers.get)()
+    assert answer.content == "Love is patient [1]." and answer.status == "complete"
+
+
+async def test_guests_chat_with_the_bible_only(sockets: list, claude_settings: Any) -> None:
+    guest = await make_user(role="guest")
+    conversation = await sync_to_async(conversation_create)(owner=guest, scope="all")
+    assert conversation.scope == "bible"
+    socket = await open_socket(sockets, conversation, guest)
+    await socket.send_json_to({"type": "message", "content": "love"})
+    await events_until_done(socket)
+    (sent,) = claude_settings.requests
+    sources = json.dumps(sent["body"]["system"])
+    assert "Sermon on love" not in sources
