@@ -154,6 +154,12 @@ class AskView(APIView):
         message = conversation.messages.select_related("usage").get(pk=done["message_id"])
         return Response(MessageSerializer(message).data, status=201)
 
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(response, Response):  # JSON (an answer or an error), whatever was accepted
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
 
 class UsageParams(serializers.Serializer):
     period = serializers.ChoiceField(choices=["day", "month"], default="day")

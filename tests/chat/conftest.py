@@ -24,3 +24,12 @@ def claude_settings(settings: Any, fake_claude: FakeClaude) -> FakeClaude:
     settings.ANTHROPIC_API_KEY = "test-key"
     settings.ANTHROPIC_MAX_RETRIES = 0
     return fake_claude
+
+
+@pytest.fixture(autouse=True)
+def _default_personas(db: Any) -> None:
+    """Transactional tests empty the tables the seeding migration filled: seed again."""
+    from apps.chat.models import Persona
+    from apps.chat.personas import seed_default_personas
+
+    seed_default_personas(Persona)

@@ -294,6 +294,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, chunked streams: like the real API
     server: _Server
+    record: dict[str, Any]  # the request being answered (an entry of fake.requests)
 
     def setup(self) -> None:
         super().setup()
@@ -317,6 +318,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(404, _error_body("not_found_error", f"Not found: {self.path}"))
 
     def do_POST(self) -> None:
+        received_at = time.monotonic()
         raw = self._read_body()
         headers = {name.lower(): value for name, value in self.headers.items()}
         try:
@@ -332,7 +334,10 @@ class _Handler(BaseHTTPRequestHandler):
             # SDK 2.x sends the key as `Authorization: Bearer`, older ones as `x-api-key`.
             "api_key": headers.get("x-api-key") or bearer.removeprefix("Bearer ") or None,
             "disconnected": False,
+            "received_at": received_at,
+            "sent_at": [],
         }
+        self.record = record
         fake = self.server.fake
         fake._record(record)
 
@@ -400,6 +405,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._wait(response.first_delay if first else response.delay)
                 first = False
                 self._event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+                self.record["sent_at"].append(time.monotonic())
             self._event("content_block_stop", {"type": "content_block_stop", "index": index})
         self._event(
             "message_delta",
@@ -430,6 +436,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "content_block_delta",
                     {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": chunk}},
                 )
+                self.record["sent_at"].append(time.monotonic())
         self._wait(response.delay)
         self._event("error", _error_body(response.type, response.message))
         self._end_stream()
@@ -521,7 +528,10 @@ class FakeClaude:
 
     `requests` records every request as {"method", "path", "headers" (lower-cased names),
     "body" (parsed JSON), "api_key" (from `x-api-key` or `Authorization: Bearer`),
-    "disconnected" (the client went away before the response was complete)}.
+    "disconnected" (the client went away before the response was complete),
+    "received_at" (time.monotonic() when the request arrived), "sent_at" (time.monotonic()
+    just after each `content_block_delta` of a stream was written, in order)}: the
+    benchmark (bench/chat.py) compares them with when its clients see each token.
     """
 
     _counter = itertools.count(1)

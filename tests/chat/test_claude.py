@@ -168,3 +168,24 @@ def test_canary_a_private_document_never_reaches_claude_for_another_user(
     ask(client, start(client, scope="documents"), "grace precedes faith golden chain")
     sent = " ".join(str(request["body"]) for request in claude_settings.requests)
     assert claude_settings.requests and canary not in sent
+
+
+def test_a_429_is_retried_with_backoff(client_for: Any, reader: Any, claude_settings: Any, settings: Any) -> None:
+    settings.ANTHROPIC_MAX_RETRIES = 2
+    claude_settings.respond(fake.error(429, retry_after=0.1), fake.error(529), fake.text("Grace [1]."))
+    client = client_for(reader)
+    body = ask(client, start(client), "grace")
+    assert body["degraded"] is False and body["content"] == "Grace [1]."
+    assert len(claude_settings.requests) == 3
+
+
+def test_a_hanging_claude_times_out_into_an_offline_answer(
+    client_for: Any, reader: Any, claude_settings: Any, settings: Any
+) -> None:
+    settings.CHAT_TIMEOUT_SECONDS = 0.5
+    claude_settings.respond(fake.hang(5))
+    client = client_for(reader)
+    started = time.monotonic()
+    body = ask(client, start(client), "grace")
+    assert time.monotonic() - started < 4
+    assert body["degraded"] is True and "could not answer" in body["content"]
