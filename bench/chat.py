@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import bisect
 import contextlib
 import hashlib
 import json
@@ -448,13 +449,18 @@ class Result:
     fake_first_ms: list[float] = field(default_factory=list)
     mismatched: int = 0  # streams whose token count differs from the fake's
     concurrency: list[int] = field(default_factory=list)  # streams sending, at each token
+    # Per token again, split by whether another question of the round was still being
+    # prepared (its request had not reached the fake yet) when the fake sent the token.
+    added_preparing_ms: list[float] = field(default_factory=list)
+    added_settled_ms: list[float] = field(default_factory=list)
     saved: int = 0
     degraded: int = 0
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
 
     def add(self, streams: list[Stream], records: dict[str, dict[str, Any]]) -> None:
-        intervals = []
+        tokens: list[tuple[float, float]] = []  # (sent by the fake, ms added)
+        starts, ends, requests = [], [], []
         for stream in streams:
             self.streams += 1
             record = records.get(stream.tag)
@@ -465,8 +471,8 @@ class Result:
             sent_at = record["sent_at"]
             if len(sent_at) != len(stream.arrivals):
                 self.mismatched += 1
-            for sent, arrived in zip(sent_at, stream.arrivals, strict=False):
-                self.added_ms.append((arrived - sent) * 1000)
+            tokens += [(sent, (arrived - sent) * 1000) for sent, arrived in zip(sent_at, stream.arrivals, strict=False)]
+            requests.append(record["received_at"])
             if sent_at and stream.arrivals:
                 fake_first = sent_at[0] - record["received_at"]
                 ttft = stream.arrivals[0] - stream.sent
@@ -474,9 +480,15 @@ class Result:
                 self.fake_first_ms.append(fake_first * 1000)
                 self.share_ms.append((ttft - fake_first) * 1000)
                 self.before_request_ms.append((record["received_at"] - stream.sent) * 1000)
-                intervals.append((sent_at[0], sent_at[-1]))
-        for start, _ in intervals:
-            self.concurrency.append(sum(1 for s, e in intervals if s <= start <= e))
+                starts.append(sent_at[0])
+                ends.append(sent_at[-1])
+        starts.sort()
+        ends.sort()
+        last_request = max(requests, default=0.0)
+        for sent, added in tokens:
+            self.added_ms.append(added)
+            (self.added_preparing_ms if sent < last_request else self.added_settled_ms).append(added)
+            self.concurrency.append(bisect.bisect_right(starts, sent) - bisect.bisect_left(ends, sent))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -611,8 +623,14 @@ def _report(results: dict[str, Result]) -> None:
     )
     relay = results["relay"]
     print(
-        f"streams sending at once (at each stream's first token): theo p50 {pct(theo.concurrency, 50):.0f}, "
+        f"streams sending at once, per token: theo p50 {pct(theo.concurrency, 50):.0f}, "
         f"max {max(theo.concurrency, default=0)}; relay p50 {pct(relay.concurrency, 50):.0f}"
+    )
+    print(
+        f"theo per token, while other questions of the round were still being prepared: "
+        f"p50 {pct(theo.added_preparing_ms, 50):.1f} / p95 {pct(theo.added_preparing_ms, 95):.1f} ms "
+        f"({len(theo.added_preparing_ms)} tokens); after: p50 {pct(theo.added_settled_ms, 50):.1f} / "
+        f"p95 {pct(theo.added_settled_ms, 95):.1f} ms ({len(theo.added_settled_ms)} tokens)"
     )
     tokens = len(theo.added_ms) or 1
     print(

@@ -7,11 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from apps.chat.models import AIUsage, Persona
 from apps.core.breaker import claude_breaker
 from tests.chat import fake_claude as fake
-from tests.helpers import assert_error
+from tests.helpers import assert_error, bearer
 from tests.knowledge.corpus import add_passages, marker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -144,9 +145,6 @@ def test_history_is_embedded_as_json_not_html(client: Any, make_user: Any, setti
     client.force_login(user)
     conversation = client.post("/chat/new/", {"scope": "bible"})["Location"]
     conversation_id = conversation.rstrip("/").rsplit("/", 1)[1]
-    from tests.helpers import bearer
-    from rest_framework.test import APIClient
-
     api = APIClient()
     api.credentials(**bearer(user))
     api.post(f"{CONVERSATIONS}{conversation_id}/messages/", {"content": "<script>alert('x')</script>"}, format="json")
