@@ -1,7 +1,7 @@
 """`make bench`: run Theo's benchmarks and print their figures (they are not tests).
 
 python -m bench            # all
-python -m bench ingest     # one (ingest, retrieval, scale)
+python -m bench ingest     # one (ingest, retrieval, scale, chat)
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import django
 
 django.setup()
 
-from bench import ingest, retrieval, scale  # noqa: E402
+from bench import chat, ingest, retrieval, scale  # noqa: E402
 
-BENCHMARKS = {"ingest": ingest.main, "retrieval": retrieval.main, "scale": scale.main}
+BENCHMARKS = {"ingest": ingest.main, "retrieval": retrieval.main, "scale": scale.main, "chat": chat.main}
 
 
 def main(argv: list[str]) -> int:

@@ -4,8 +4,10 @@ citation format, for when Claude is not configured, unavailable or over budget).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -13,6 +15,8 @@ from typing import Any
 
 import anthropic
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from apps.chat.citations import Source
 
@@ -96,13 +100,37 @@ def claude_configured() -> bool:
     return bool(settings.ANTHROPIC_API_KEY)
 
 
+# Per event loop (a client's connections belong to its loop), then per configuration.
+_clients: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], anthropic.AsyncAnthropic]] = weakref.WeakKeyDictionary()
+
+
 def claude_client() -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(
-        api_key=settings.ANTHROPIC_API_KEY,
-        base_url=settings.ANTHROPIC_BASE_URL or None,
-        max_retries=settings.ANTHROPIC_MAX_RETRIES,
-        timeout=settings.CHAT_TIMEOUT_SECONDS,
+    """One client per event loop and configuration: building one loads the CA bundle on
+    the event loop (~20 ms), which would stall every other open stream at each answer."""
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    key = (
+        settings.ANTHROPIC_API_KEY,
+        settings.ANTHROPIC_BASE_URL,
+        settings.ANTHROPIC_MAX_RETRIES,
+        settings.CHAT_TIMEOUT_SECONDS,
     )
+    client = per_loop.get(key)
+    if client is None:
+        client = per_loop[key] = anthropic.AsyncAnthropic(
+            api_key=settings.ANTHROPIC_API_KEY,
+            base_url=settings.ANTHROPIC_BASE_URL or None,
+            max_retries=settings.ANTHROPIC_MAX_RETRIES,
+            timeout=settings.CHAT_TIMEOUT_SECONDS,
+        )
+    return client
+
+
+@receiver(setting_changed)
+def _forget_clients(setting: str, **kwargs: Any) -> None:
+    """Tests point Theo at a new fake server: build a new client then."""
+    if setting.startswith(("ANTHROPIC_", "CHAT_TIMEOUT")):
+        for per_loop in list(_clients.values()):
+            per_loop.clear()
 
 
 async def claude_stream(
@@ -152,8 +180,6 @@ async def claude_stream(
         raise
     except Exception as error:
         raise ProviderFailed("provider_unreachable", "The connection to Claude broke off.") from error
-    finally:
-        await client.close()
 
 
 # --- the offline provider ------------------------------------------------------------------
