@@ -419,7 +419,10 @@ def _report(staff: Any, user: Any, queries: np.ndarray) -> None:
             case.run(query)
     measured = time.perf_counter() - started
 
-    print(f"\n{QUERIES} queries, k={K}, hnsw.ef_search=40 (nearest_by_vector's setting); measured in {measured:.0f} s")
+    from apps.knowledge.search import ef_search_for
+
+    ef_search = ef_search_for(K)
+    print(f"\n{QUERIES} queries, k={K}, hnsw.ef_search={ef_search} (nearest_by_vector's); measured in {measured:.0f} s")
     header = f"{'case':45} {'p50 ms':>8} {'p95 ms':>8} {'rows mean/min':>14} {'recall@10':>10}"
     print(header)
     print("-" * len(header))
