@@ -16,6 +16,7 @@ from apps.core import embedded
 from apps.users.models import User
 from tests.helpers import bearer
 from tests.users.factories import UserFactory
+from tests.websockets import close_db_connections, sockets  # noqa: F401 - fixtures for WebSocket tests
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import renderers, serializers
@@ -29,13 +27,8 @@ from apps.chat.serializers import (
 )
 from apps.core.errors import TheoError, ValidationFailed
 from apps.core.pagination import StandardPagination
-
-
-def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        raise ValidationFailed(details=serializer.errors)
-    return serializer.validated_data
+from apps.core.serializers import validated
+from apps.core.streaming import EventStreamAPIView, EventStreamRenderer, event_stream_response, sse_frame
 
 
 def _persona(persona_id: Any) -> Persona | None:
@@ -55,7 +48,7 @@ class PersonaListView(APIView):
     @extend_schema(request=PersonaSerializer, responses={201: PersonaSerializer}, summary="Create a persona (staff)")
     def post(self, request: Request) -> Response:
         services.persona_check_staff(request.user)
-        fields = _valid(PersonaSerializer, request.data)
+        fields = validated(PersonaSerializer, request.data)
         persona = services.persona_create(actor=request.user, **fields)
         return Response(PersonaSerializer(persona).data, status=201)
 
@@ -69,7 +62,7 @@ class ConversationListView(APIView):
 
     @extend_schema(request=ConversationWriteSerializer, responses={201: ConversationSerializer})
     def post(self, request: Request) -> Response:
-        fields = _valid(ConversationWriteSerializer, request.data)
+        fields = validated(ConversationWriteSerializer, request.data)
         conversation = services.conversation_create(
             owner=request.user,
             title=fields.get("title", ""),
@@ -93,7 +86,7 @@ class ConversationDetailView(APIView):
     @extend_schema(request=ConversationWriteSerializer, responses=ConversationDetailSerializer)
     def patch(self, request: Request, pk: Any) -> Response:
         conversation = selectors.conversation_get_for(user=request.user, pk=pk)
-        fields = _valid(ConversationWriteSerializer, request.data)
+        fields = validated(ConversationWriteSerializer, request.data)
         if "persona_id" in fields:
             fields["persona"] = _persona(fields.pop("persona_id"))
         services.conversation_update(conversation=conversation, actor=request.user, **fields)
@@ -106,25 +99,13 @@ class ConversationDetailView(APIView):
         return Response(status=204)
 
 
-class EventStreamRenderer(renderers.BaseRenderer):
-    media_type = "text/event-stream"
-    format = "event-stream"
-
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
-        return json.dumps(data).encode()  # only errors reach a renderer: streams bypass it
-
-
-def sse_frame(event: realtime.ChatEvent) -> str:
-    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
-
-
-async def _sse(request_user: Any, conversation: Conversation, content: str) -> AsyncIterator[str]:
+async def _sse(request_user: Any, conversation: Conversation, content: str) -> AsyncIterator[bytes]:
     queue = answer.start_answer(user=request_user, conversation=conversation, content=content, checked=True)
     async for event in answer.events_of(queue):
-        yield sse_frame(event)
+        yield sse_frame(event["type"], event)
 
 
-class AskView(APIView):
+class AskView(EventStreamAPIView):
     """POST {content}: with `Accept: text/event-stream`, the answer streams as SSE events
     (delta, citations, done, error); otherwise the finished assistant message as JSON."""
 
@@ -133,16 +114,11 @@ class AskView(APIView):
     @extend_schema(request=AskSerializer, responses={201: MessageSerializer}, summary="Ask a question")
     def post(self, request: Request, pk: Any) -> Any:
         conversation = selectors.conversation_get_for(user=request.user, pk=pk)
-        content = _valid(AskSerializer, request.data)["content"]
+        content = validated(AskSerializer, request.data)["content"]
         question = answer.validate_question(content)
         answer.chat_rate_limit(request.user)
         if "text/event-stream" in request.headers.get("Accept", ""):
-            response = StreamingHttpResponse(
-                _sse(request.user, conversation, question), content_type="text/event-stream"
-            )
-            response["Cache-Control"] = "no-cache"
-            response["X-Accel-Buffering"] = "no"
-            return response
+            return event_stream_response(_sse(request.user, conversation, question))
         events = async_to_sync(answer.answer_complete)(
             user=request.user, conversation=conversation, content=question, checked=True
         )
@@ -153,12 +129,6 @@ class AskView(APIView):
             raise TheoError(error["message"], code=error["code"])
         message = conversation.messages.select_related("usage").get(pk=done["message_id"])
         return Response(MessageSerializer(message).data, status=201)
-
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(response, Response):  # JSON (an answer or an error), whatever was accepted
-            request.accepted_renderer = renderers.JSONRenderer()
-            request.accepted_media_type = "application/json"
-        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class UsageParams(serializers.Serializer):
@@ -203,7 +173,7 @@ class UsageView(APIView):
 
     @extend_schema(parameters=[UsageParams], responses=UsageResponseSerializer, summary="AI usage totals and budget")
     def get(self, request: Request) -> Response:
-        params = _valid(UsageParams, request.query_params)
+        params = validated(UsageParams, request.query_params)
         since = timezone.now() - timedelta(days=params["days"] - 1)
         since = since.replace(hour=0, minute=0, second=0, microsecond=0)
         usage = selectors.usage_visible_to(request.user)

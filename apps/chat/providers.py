@@ -5,7 +5,6 @@ citation format, for when Claude is not configured, unavailable or over budget).
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -220,7 +219,3 @@ async def offline_stream(text: str, *, words_per_delta: int = 6) -> AsyncIterato
     words = re.split(r"(\s+)", text)
     for start in range(0, len(words), words_per_delta * 2):
         yield "".join(words[start : start + words_per_delta * 2])
-
-
-def tool_input_summary(name: str, tool_input: dict[str, Any]) -> str:
-    return f"{name}({json.dumps(tool_input, ensure_ascii=False)[:200]})"

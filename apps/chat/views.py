@@ -82,7 +82,7 @@ def chat_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     return render(
         request,
         "chat/detail.html",
-        _context(request, conversation=conversation, history=history, max_chars=answer_max_chars()),
+        _context(request, conversation=conversation, history=history, max_chars=settings.CHAT_MAX_QUESTION_CHARS),
     )
 
 
@@ -96,10 +96,6 @@ def chat_delete(request: HttpRequest, pk: Any) -> HttpResponse:
     services.conversation_delete(conversation=conversation, actor=request.user)
     messages.success(request, "Conversation deleted.")
     return redirect("chat:index")
-
-
-def answer_max_chars() -> int:
-    return settings.CHAT_MAX_QUESTION_CHARS
 
 
 @login_required

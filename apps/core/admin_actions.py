@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.contrib import messages
-from django.http import HttpRequest
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
 from apps.core.errors import TheoError
 
@@ -29,3 +32,36 @@ def apply_to_each(
             messages.error(request, f"{label(obj)}: {exc.message}")
     if changed:
         messages.success(request, f"{changed} {done}.")
+
+
+def apply_with_reason(
+    modeladmin: Any,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    *,
+    form_class: type[forms.Form],
+    action: str,
+    title: str,
+    change: Callable[[Any, str], Any],
+    done: str,
+    describe: Callable[[Any], str] = str,
+    label: Callable[[Any], str] = str,
+    template: str = "admin/reason_action.html",
+) -> HttpResponse | None:
+    """A bulk action that needs a reason: first an intermediate page asking for it (the
+    form's `reason` field), then `change(obj, reason)` for each selected object."""
+    form = form_class(request.POST if "apply" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        reason = form.cleaned_data["reason"]
+        apply_to_each(request, queryset, lambda obj: change(obj, reason), done=done, label=label)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "items": [(obj.pk, describe(obj)) for obj in queryset],
+        "form": form,
+        "action": action,
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, template, context)

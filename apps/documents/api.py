@@ -19,6 +19,8 @@ from rest_framework.views import APIView
 
 from apps.core.errors import TheoError, ValidationFailed
 from apps.core.pagination import StandardPagination
+from apps.core.serializers import validated
+from apps.core.streaming import EventStreamAPIView, EventStreamRenderer, event_stream_response
 from apps.documents import selectors, services, storage, uploads
 from apps.documents.models import Document
 from apps.documents.progress import progress_stream
@@ -50,12 +52,6 @@ class StoredFileMissing(TheoError):
     status_code = 500
     code = "file_missing"
     message = "The stored file is missing; ask an admin to check THEO_DATA_DIR."
-
-
-def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _paginated(request: Request, view: APIView, queryset: Any, serializer_class: type, **context: Any) -> Response:
@@ -91,7 +87,7 @@ class DocumentListView(APIView):
     def post(self, request: Request) -> Response:
         data = request.data  # parses the multipart body through the limited handler
         uploads.check_not_too_large(request._request)
-        valid = _valid(UploadSerializer, data)
+        valid = validated(UploadSerializer, data)
         document = services.document_upload(
             owner=request.user,
             uploaded_file=valid["file"],
@@ -117,7 +113,7 @@ class DocumentDetailView(APIView):
     def patch(self, request: Request, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.EDIT)
         services.document_update(
-            document=document, actor=request.user, **_valid(DocumentUpdateSerializer, request.data)
+            document=document, actor=request.user, **validated(DocumentUpdateSerializer, request.data)
         )
         return Response(DocumentSerializer(document, context={"request": request}).data)
 
@@ -145,15 +141,7 @@ class DocumentFileView(APIView):
         return response
 
 
-class EventStreamRenderer(renderers.BaseRenderer):
-    media_type = "text/event-stream"
-    format = "sse"
-
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
-        return renderers.JSONRenderer().render(data)
-
-
-class DocumentProgressView(APIView):
+class DocumentProgressView(EventStreamAPIView):
     renderer_classes = [EventStreamRenderer, renderers.JSONRenderer]
 
     @extend_schema(
@@ -161,16 +149,7 @@ class DocumentProgressView(APIView):
     )
     def get(self, request: Request, pk: Any) -> StreamingHttpResponse:
         document = document_get_for(user=request.user, pk=pk)
-        response = StreamingHttpResponse(progress_stream(document.pk), content_type="text/event-stream")
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
-        return response
-
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(response, Response):  # an error: JSON, whatever the client accepts
-            request.accepted_renderer = renderers.JSONRenderer()
-            request.accepted_media_type = "application/json"
-        return super().finalize_response(request, response, *args, **kwargs)
+        return event_stream_response(progress_stream(document.pk))
 
 
 class DocumentPassagesView(APIView):
@@ -197,7 +176,7 @@ class DocumentSharesView(APIView):
     @extend_schema(request=ShareCreateSerializer, responses={201: ShareSerializer})
     def post(self, request: Request, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.OWNER)
-        data = _valid(ShareCreateSerializer, request.data)
+        data = validated(ShareCreateSerializer, request.data)
         share = services.document_share(document=document, actor=request.user, **data)
         return Response(ShareSerializer(share).data, status=status.HTTP_201_CREATED)
 
@@ -208,7 +187,7 @@ class DocumentSharesView(APIView):
     )
     def delete(self, request: Request, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.OWNER)
-        data = _valid(ShareDeleteSerializer, request.data or request.query_params)
+        data = validated(ShareDeleteSerializer, request.data or request.query_params)
         services.document_unshare(document=document, actor=request.user, email=data["email"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -222,6 +201,6 @@ class DocumentNotesView(APIView):
     @extend_schema(request=NoteCreateSerializer, responses={201: NoteSerializer})
     def post(self, request: Request, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.EDIT)
-        data = _valid(NoteCreateSerializer, request.data)
+        data = validated(NoteCreateSerializer, request.data)
         note = services.note_create(document=document, author=request.user, **data)
         return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)

@@ -4,21 +4,17 @@ from the channel group until the document is completed or failed."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from apps.core.streaming import sse_frame
 from apps.documents import realtime
 from apps.documents.models import Document
 
 HEARTBEAT_SECONDS = 15.0
-
-
-def sse_frame(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
 
 
 def _event_name(event: realtime.ProgressEvent) -> str:

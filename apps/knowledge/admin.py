@@ -10,9 +10,8 @@ from django.contrib import admin, messages
 from django.contrib.postgres.forms import SimpleArrayField
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 
-from apps.core.admin_actions import apply_to_each
+from apps.core.admin_actions import apply_to_each, apply_with_reason
 from apps.core.errors import TheoError
 from apps.knowledge import services
 from apps.knowledge.models import KnowledgeEntry, Passage
@@ -97,27 +96,21 @@ class KnowledgeEntryAdmin(admin.ModelAdmin):
     @admin.action(description="Reject selected entries (with a reason)…")
     def reject(self, request: HttpRequest, queryset: QuerySet[KnowledgeEntry]) -> HttpResponse | None:
         """Intermediate page asking for the reason, then the service for each entry."""
-        form = ReasonForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            apply_to_each(
-                request,
-                queryset,
-                lambda entry: services.entry_reject(entry=entry, actor=request.user, reason=reason),
-                done="entry(ies) rejected",
-                label=lambda entry: entry.title,
-            )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Reject entries",
-            "entries": queryset,
-            "form": form,
-            "action": "reject",
-            "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/knowledge/reject_action.html", context)
+        return apply_with_reason(
+            self,
+            request,
+            queryset,
+            form_class=ReasonForm,
+            action="reject",
+            title="Reject entries",
+            change=lambda entry, reason: services.entry_reject(entry=entry, actor=request.user, reason=reason),
+            done="entry(ies) rejected",
+            describe=lambda entry: (
+                f"{entry.title} ({entry.get_status_display()}"
+                + (f", by {entry.author.email})" if entry.author else ")")
+            ),
+            label=lambda entry: entry.title,
+        )
 
 
 @admin.register(Passage)

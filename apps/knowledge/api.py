@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from apps.core.errors import ValidationFailed
 from apps.core.pagination import StandardPagination
+from apps.core.serializers import validated
 from apps.knowledge import selectors, services
 from apps.knowledge.models import KnowledgeEntry
 from apps.knowledge.selectors import entry_get_for
@@ -25,12 +26,6 @@ from apps.knowledge.serializers import (
     EntryUpdateSerializer,
     RejectSerializer,
 )
-
-
-def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _entry(request: Request, entry: KnowledgeEntry, **kwargs: Any) -> Response:
@@ -63,7 +58,7 @@ class EntryListView(APIView):
     @extend_schema(request=EntryCreateSerializer, responses={201: EntrySerializer})
     def post(self, request: Request) -> Response:
         services.check_can_write(request.user)  # 403 before complaining about the body
-        entry = services.entry_create(author=request.user, **_valid(EntryCreateSerializer, request.data))
+        entry = services.entry_create(author=request.user, **validated(EntryCreateSerializer, request.data))
         return _entry(
             request,
             entry,
@@ -80,7 +75,7 @@ class EntryDetailView(APIView):
     @extend_schema(request=EntryUpdateSerializer, responses=EntrySerializer)
     def patch(self, request: Request, pk: Any) -> Response:
         entry = entry_get_for(user=request.user, pk=pk, manage=True)
-        services.entry_update(entry=entry, actor=request.user, **_valid(EntryUpdateSerializer, request.data))
+        services.entry_update(entry=entry, actor=request.user, **validated(EntryUpdateSerializer, request.data))
         return _entry(request, entry)
 
     @extend_schema(responses={204: None})
@@ -102,5 +97,5 @@ class EntryRejectView(APIView):
     def post(self, request: Request, pk: Any) -> Response:
         entry = entry_get_for(user=request.user, pk=pk, manage=True)
         services.check_staff(request.user)  # 403 before complaining about the body
-        reason = _valid(RejectSerializer, request.data)["reason"]
+        reason = validated(RejectSerializer, request.data)["reason"]
         return _entry(request, services.entry_reject(entry=entry, actor=request.user, reason=reason))

@@ -48,10 +48,6 @@ class ScriptureReference:
     canonical: str
     verse_ids: tuple[int, ...]
 
-    @property
-    def first_verse_id(self) -> int:
-        return self.verse_ids[0]
-
 
 class ScriptureParseError(ValueError):
     def __init__(self, message: str, *, not_understood: list[str]) -> None:

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from apps.core.errors import TheoError, ValidationFailed
 from apps.core.ratelimits import enforce_rate_limit
+from apps.core.serializers import validated
 from apps.knowledge import bible, scripture
 from apps.knowledge.search import ALL_TRANSLATIONS, SCOPES, SearchResults, passages_search
 from apps.knowledge.search_serializers import (
@@ -42,13 +43,6 @@ class SearchParams(serializers.Serializer):
 class ScriptureParams(serializers.Serializer):
     ref = serializers.CharField(max_length=300, help_text="e.g. Rom 8:28-30; John 3:16, 1 Cor 13:4-7; Ps 23")
     translation = serializers.ChoiceField(choices=list(scripture.TRANSLATIONS), default=scripture.DEFAULT_TRANSLATION)
-
-
-def parse_params(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        raise ValidationFailed(details=serializer.errors)
-    return serializer.validated_data
 
 
 def search_rate_limit(user: Any) -> None:
@@ -81,7 +75,7 @@ class SearchView(APIView):
         summary="Hybrid search (vector + full text + scripture references) over what you may read",
     )
     def get(self, request: Request) -> Response:
-        params = parse_params(SearchParams, request.query_params)
+        params = validated(SearchParams, request.query_params)
         results = search_for(request.user, params)
         return Response(SearchResultsSerializer(results, context={"request": request, "scope": params["scope"]}).data)
 
@@ -93,7 +87,7 @@ class ScriptureView(APIView):
         summary="Bible verses for a reference, in the KJV or the WEB",
     )
     def get(self, request: Request) -> Response:
-        params = parse_params(ScriptureParams, request.query_params)
+        params = validated(ScriptureParams, request.query_params)
         passage = lookup_scripture(params["ref"], params["translation"])
         return Response(ScripturePassageSerializer(passage, context={"query": params["ref"]}).data)
 

@@ -13,9 +13,10 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from apps.core.errors import TheoError
+from apps.core.serializers import validated
 from apps.knowledge import bible, scripture
 from apps.knowledge.search import ALL_TRANSLATIONS, SCOPES, SearchHit
-from apps.knowledge.search_api import ScriptureParams, SearchParams, lookup_scripture, parse_params, search_for
+from apps.knowledge.search_api import ScriptureParams, SearchParams, lookup_scripture, search_for
 from apps.knowledge.search_serializers import passage_url, search_notices
 
 
@@ -62,7 +63,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
     }
     if form["q"]:
         try:
-            params = parse_params(SearchParams, {key: value for key, value in form.items() if value})
+            params = validated(SearchParams, {key: value for key, value in form.items() if value})
             results = search_for(request.user, params)
         except TheoError as error:
             context["error"] = error.details.get("q", [error.message])[0] if error.details else error.message
@@ -102,7 +103,7 @@ def scripture_page(request: HttpRequest) -> HttpResponse:
     }
     if ref:
         try:
-            params = parse_params(ScriptureParams, {"ref": ref, "translation": translation})
+            params = validated(ScriptureParams, {"ref": ref, "translation": translation})
             passage = lookup_scripture(params["ref"], params["translation"])
         except TheoError as error:
             context["error"] = error.message

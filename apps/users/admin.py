@@ -9,9 +9,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 
-from apps.core.admin_actions import apply_to_each
+from apps.core.admin_actions import apply_to_each, apply_with_reason
 from apps.core.errors import TheoError
 from apps.users import services
 from apps.users.models import User
@@ -155,23 +154,15 @@ class UserAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[User], *, action: str, title: str, done: str, service: Any
     ) -> HttpResponse | None:
         """Intermediate page asking for the reason, then the service for each account."""
-        form = ReasonForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            apply_to_each(
-                request,
-                queryset,
-                lambda u: service(user=u, actor=request.user, reason=reason, request=request),
-                done=f"account(s) {done}",
-            )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "users": queryset,
-            "form": form,
-            "action": action,
-            "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/users/reason_action.html", context)
+        return apply_with_reason(
+            self,
+            request,
+            queryset,
+            form_class=ReasonForm,
+            action=action,
+            title=title,
+            change=lambda u, reason: service(user=u, actor=request.user, reason=reason, request=request),
+            done=f"account(s) {done}",
+            describe=lambda u: f"{u.email} ({u.get_status_display()})",
+            template="admin/users/reason_action.html",
+        )

@@ -17,6 +17,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from apps.core.pagination import StandardPagination
 from apps.core.permissions import IsStaff
 from apps.core.ratelimits import client_address
+from apps.core.serializers import validated
 from apps.users import selectors, services
 from apps.users.authentication import user_for_token
 from apps.users.serializers import (
@@ -30,12 +31,6 @@ from apps.users.serializers import (
     TokenPairSerializer,
     UserSerializer,
 )
-
-
-def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class PublicAPIView(APIView):
@@ -52,7 +47,7 @@ class PublicAPIView(APIView):
 class RegisterView(PublicAPIView):
     @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
     def post(self, request: Request) -> Response:
-        data = _valid(RegisterSerializer, request.data)
+        data = validated(RegisterSerializer, request.data)
         user = services.user_register(**data, ip=client_address(request))
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
@@ -60,7 +55,7 @@ class RegisterView(PublicAPIView):
 class TokenObtainView(PublicAPIView):
     @extend_schema(request=CredentialsSerializer, responses={200: TokenPairSerializer})
     def post(self, request: Request) -> Response:
-        data = _valid(CredentialsSerializer, request.data)
+        data = validated(CredentialsSerializer, request.data)
         user = services.user_authenticate(**data, ip=client_address(request))
         refresh = RefreshToken.for_user(user)
         return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
@@ -92,7 +87,7 @@ class LogoutView(PublicAPIView):
 
     @extend_schema(request=RefreshTokenSerializer, responses={204: None})
     def post(self, request: Request) -> Response:
-        data = _valid(RefreshTokenSerializer, request.data)
+        data = validated(RefreshTokenSerializer, request.data)
         services.user_sign_out(refresh_token=data["refresh"])
         if request._request.user.is_authenticated:
             logout(request._request)
@@ -152,7 +147,7 @@ class AdminUserDetailView(APIView):
     @extend_schema(request=AdminUserUpdateSerializer, responses=AdminUserSerializer)
     def patch(self, request: Request, pk: Any) -> Response:
         user = selectors.user_get(pk=pk)
-        data = _valid(AdminUserUpdateSerializer, request.data)
+        data = validated(AdminUserUpdateSerializer, request.data)
         services.user_update(user=user, actor=request.user, request=request._request, **data)
         return Response(AdminUserSerializer(user).data)
 
@@ -172,7 +167,7 @@ class AdminUserDenyView(APIView):
     @extend_schema(request=DenySerializer, responses=AdminUserSerializer)
     def post(self, request: Request, pk: Any) -> Response:
         user = selectors.user_get(pk=pk)
-        data = _valid(DenySerializer, request.data)
+        data = validated(DenySerializer, request.data)
         services.user_deny(user=user, actor=request.user, reason=data["reason"], request=request._request)
         return Response(AdminUserSerializer(user).data)
 
@@ -183,6 +178,6 @@ class AdminUserSuspendView(APIView):
     @extend_schema(request=ReasonSerializer, responses=AdminUserSerializer)
     def post(self, request: Request, pk: Any) -> Response:
         user = selectors.user_get(pk=pk)
-        data = _valid(ReasonSerializer, request.data)
+        data = validated(ReasonSerializer, request.data)
         services.user_suspend(user=user, actor=request.user, reason=data.get("reason", ""), request=request._request)
         return Response(AdminUserSerializer(user).data)

@@ -9,6 +9,7 @@ from asgiref.sync import async_to_sync
 
 from apps.chat.models import AIUsage, Message
 from tests.chat import fake_claude as fake
+from tests.chat.requests import ask_url, start_conversation
 from tests.helpers import assert_error
 from tests.knowledge.corpus import add_passages, marker
 
@@ -22,16 +23,6 @@ def library(user: Any) -> str:
     return word
 
 
-def conversation(client: Any, **fields: Any) -> str:
-    response = client.post("/api/v1/chat/conversations/", {"scope": "documents", **fields}, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()["id"]
-
-
-def ask_url(conversation_id: str) -> str:
-    return f"/api/v1/chat/conversations/{conversation_id}/messages/"
-
-
 def test_plain_post_returns_the_cited_answer(client_for: Any, user: Any, library: str, claude_settings: Any) -> None:
     claude_settings.respond(
         fake.text(
@@ -40,7 +31,7 @@ def test_plain_post_returns_the_cited_answer(client_for: Any, user: Any, library
         )
     )
     client = client_for(user)
-    conversation_id = conversation(client)
+    conversation_id = start_conversation(client)
     response = client.post(ask_url(conversation_id), {"content": f"What does {library} teach?"}, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
@@ -62,7 +53,7 @@ def test_plain_post_returns_the_cited_answer(client_for: Any, user: Any, library
 def test_sse_streams_the_same_events(client_for: Any, user: Any, library: str, claude_settings: Any) -> None:
     claude_settings.respond(fake.text(["Grace ", "precedes [1]."]))
     client = client_for(user)
-    conversation_id = conversation(client)
+    conversation_id = start_conversation(client)
     response = client.post(
         ask_url(conversation_id), {"content": "Why grace?"}, format="json", HTTP_ACCEPT="text/event-stream"
     )
@@ -83,7 +74,7 @@ def test_without_an_api_key_the_offline_provider_answers(
 ) -> None:
     settings.ANTHROPIC_API_KEY = ""
     client = client_for(user)
-    response = client.post(ask_url(conversation(client)), {"content": f"{library} grace"}, format="json")
+    response = client.post(ask_url(start_conversation(client)), {"content": f"{library} grace"}, format="json")
     body = response.json()
     assert body["degraded"] is True
     assert "Claude is not configured" in body["content"]
@@ -93,14 +84,14 @@ def test_without_an_api_key_the_offline_provider_answers(
 
 def test_empty_and_too_long_questions_are_refused(client_for: Any, user: Any, settings: Any) -> None:
     client = client_for(user)
-    conversation_id = conversation(client)
+    conversation_id = start_conversation(client)
     assert_error(client.post(ask_url(conversation_id), {"content": "  "}, format="json"), 400, "validation_error")
     settings.CHAT_MAX_QUESTION_CHARS = 10
     assert_error(client.post(ask_url(conversation_id), {"content": "x" * 11}, format="json"), 400, "message_too_long")
 
 
 def test_conversations_belong_to_their_owner(client_for: Any, user: Any, make_user: Any) -> None:
-    conversation_id = conversation(client_for(user))
+    conversation_id = start_conversation(client_for(user))
     for other in (make_user(), make_user(role="admin")):
         client = client_for(other)
         assert_error(client.get(f"/api/v1/chat/conversations/{conversation_id}/"), 404, "not_found")

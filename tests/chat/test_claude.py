@@ -13,6 +13,7 @@ import pytest
 from apps.chat.models import AIUsage, Message
 from apps.core.breaker import claude_breaker
 from tests.chat import fake_claude as fake
+from tests.chat.requests import ask, start_conversation
 from tests.knowledge.corpus import add_passages, marker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,20 +25,6 @@ def _fresh_breaker(settings: Any) -> Any:
     claude_breaker().reset()
     yield
     claude_breaker().reset()
-
-
-def start(client: Any, scope: str = "documents") -> str:
-    response = client.post("/api/v1/chat/conversations/", {"scope": scope}, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()["id"]
-
-
-def ask(client: Any, conversation_id: str, content: str) -> dict[str, Any]:
-    response = client.post(
-        f"/api/v1/chat/conversations/{conversation_id}/messages/", {"content": content}, format="json"
-    )
-    assert response.status_code == 201, response.content
-    return response.json()
 
 
 @pytest.fixture
@@ -58,7 +45,7 @@ def test_usage_with_cache_tokens_and_cost(client_for: Any, reader: Any, claude_s
         )
     )
     client = client_for(reader)
-    body = ask(client, start(client), "grace?")
+    body = ask(client, start_conversation(client), "grace?")
     usage = AIUsage.objects.get(message_id=body["id"])
     assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (
         1000,
@@ -82,7 +69,7 @@ def test_tools_run_with_the_users_access_and_add_sources(
         fake.text("See [2]."),
     )
     client = client_for(reader)
-    body = ask(client, start(client, scope="all"), "Find it")
+    body = ask(client, start_conversation(client, scope="all"), "Find it")
     _, second, third = claude_settings.requests
     tool_result = second["body"]["messages"][-1]["content"][0]
     assert tool_result["type"] == "tool_result" and secret not in tool_result["content"]
@@ -99,7 +86,7 @@ def test_the_tool_loop_is_bounded(client_for: Any, reader: Any, claude_settings:
         fake.text("Done [1]."),
     )
     client = client_for(reader)
-    ask(client, start(client), "grace?")
+    ask(client, start_conversation(client), "grace?")
     assert len(claude_settings.requests) == 3
     assert claude_settings.requests[-1]["body"]["tool_choice"] == {"type": "none"}
 
@@ -109,7 +96,7 @@ def test_an_error_before_any_text_falls_back_to_the_offline_answer(
 ) -> None:
     claude_settings.respond(fake.error(529))
     client = client_for(reader)
-    body = ask(client, start(client), "grace")
+    body = ask(client, start_conversation(client), "grace")
     assert body["degraded"] is True and "Claude could not answer just now" in body["content"]
 
 
@@ -118,7 +105,7 @@ def test_an_error_mid_stream_keeps_the_partial_answer_marked_failed(
 ) -> None:
     claude_settings.respond(fake.stream_error(after_chunks=["Grace ", "is "]))
     client = client_for(reader)
-    body = ask(client, start(client), "grace")
+    body = ask(client, start_conversation(client), "grace")
     assert body["content"] == "Grace is " and body["status"] == "failed" and body["error_code"] == "provider_error"
 
 
@@ -126,7 +113,7 @@ def test_breaker_opens_after_five_failures_then_answers_offline_fast(
     client_for: Any, reader: Any, claude_settings: Any
 ) -> None:
     client = client_for(reader)
-    conversation_id = start(client)
+    conversation_id = start_conversation(client)
     for _ in range(5):
         claude_settings.respond(fake.error(500))
         assert ask(client, conversation_id, "grace")["degraded"] is True
@@ -146,7 +133,7 @@ def test_over_budget_answers_offline(client_for: Any, reader: Any, claude_settin
     reader.save(update_fields=["monthly_budget_usd"])
     AIUsage.objects.create(user=reader, model="claude-sonnet-5-5", cost_usd=Decimal("0.02"))
     client = client_for(reader)
-    body = ask(client, start(client), "grace")
+    body = ask(client, start_conversation(client), "grace")
     assert body["degraded"] is True and "budget" in body["content"]
     assert claude_settings.requests == []
 
@@ -164,8 +151,8 @@ def test_canary_a_private_document_never_reaches_claude_for_another_user(
         fake.text("Nothing [1]."),
     )
     client = client_for(bob)
-    ask(client, start(client, scope="all"), "What does the golden chain say about grace precedes faith?")
-    ask(client, start(client, scope="documents"), "grace precedes faith golden chain")
+    ask(client, start_conversation(client, scope="all"), "What does the golden chain say about grace precedes faith?")
+    ask(client, start_conversation(client, scope="documents"), "grace precedes faith golden chain")
     sent = " ".join(str(request["body"]) for request in claude_settings.requests)
     assert claude_settings.requests and canary not in sent
 
@@ -174,7 +161,7 @@ def test_a_429_is_retried_with_backoff(client_for: Any, reader: Any, claude_sett
     settings.ANTHROPIC_MAX_RETRIES = 2
     claude_settings.respond(fake.error(429, retry_after=0.1), fake.error(529), fake.text("Grace [1]."))
     client = client_for(reader)
-    body = ask(client, start(client), "grace")
+    body = ask(client, start_conversation(client), "grace")
     assert body["degraded"] is False and body["content"] == "Grace [1]."
     assert len(claude_settings.requests) == 3
 
@@ -186,6 +173,6 @@ def test_a_hanging_claude_times_out_into_an_offline_answer(
     claude_settings.respond(fake.hang(5))
     client = client_for(reader)
     started = time.monotonic()
-    body = ask(client, start(client), "grace")
+    body = ask(client, start_conversation(client), "grace")
     assert time.monotonic() - started < 4
     assert body["degraded"] is True and "could not answer" in body["content"]

@@ -12,11 +12,11 @@ from rest_framework.test import APIClient
 from apps.chat.models import AIUsage, Persona
 from apps.core.breaker import claude_breaker
 from tests.chat import fake_claude as fake
+from tests.chat.requests import CONVERSATIONS_URL as CONVERSATIONS
 from tests.helpers import assert_error, bearer
 from tests.knowledge.corpus import add_passages, marker
 
 pytestmark = pytest.mark.django_db(transaction=True)
-CONVERSATIONS = "/api/v1/chat/conversations/"
 
 
 def test_personas_are_seeded_listed_and_staff_only_to_create(client_for: Any, make_user: Any) -> None:

@@ -5,16 +5,12 @@ finishes and is saved."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connections
-from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.chat.models import Conversation, Message
 from apps.chat.services import conversation_create
@@ -22,26 +18,11 @@ from apps.users.models import User
 from tests.chat import fake_claude as fake
 from tests.knowledge.corpus import add_passages, marker
 from tests.users.factories import UserFactory
-from theo.asgi import application
+from tests.websockets import closed_with as socket_closed_with
+from tests.websockets import open_socket as open_user_socket
 
-pytestmark = pytest.mark.django_db(transaction=True)
-ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_db_connections")]
 TIMEOUT = 10
-
-
-@pytest.fixture(autouse=True)
-def _close_db_connections() -> Any:
-    yield
-    connections.close_all()
-
-
-@pytest.fixture
-async def sockets() -> AsyncIterator[list[WebsocketCommunicator]]:
-    opened: list[WebsocketCommunicator] = []
-    yield opened
-    for communicator in opened:
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await communicator.disconnect()
 
 
 @sync_to_async
@@ -57,13 +38,7 @@ def make_conversation(owner: User, **fields: Any) -> Conversation:
 
 async def open_socket(sockets: list, conversation: Any, user: User | None) -> WebsocketCommunicator:
     path = f"/ws/chat/{getattr(conversation, 'pk', conversation)}/"
-    if user is not None:
-        path += f"?token={AccessToken.for_user(user)}"
-    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN])
-    sockets.append(communicator)
-    connected, _ = await communicator.connect(timeout=TIMEOUT)
-    assert connected
-    return communicator
+    return await open_user_socket(sockets, path, user, timeout=TIMEOUT)
 
 
 async def events_until_done(communicator: WebsocketCommunicator) -> list[dict[str, Any]]:
@@ -76,11 +51,7 @@ async def events_until_done(communicator: WebsocketCommunicator) -> list[dict[st
 
 
 async def closed_with(communicator: WebsocketCommunicator) -> int:
-    for _ in range(20):
-        output = await communicator.receive_output(timeout=TIMEOUT)
-        if output["type"] == "websocket.close":
-            return output["code"]
-    raise AssertionError("not closed")
+    return await socket_closed_with(communicator, timeout=TIMEOUT)
 
 
 async def test_the_answer_streams_as_delta_citations_done(sockets: list, claude_settings: Any) -> None:

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.documents import pipeline, services
 from apps.documents.models import Document
@@ -22,30 +17,12 @@ from tests.documents import files
 from tests.documents.factories import DocumentFactory
 from tests.helpers import bearer
 from tests.users.factories import UserFactory
-from theo.asgi import application
+from tests.websockets import TIMEOUT, closed_with
+from tests.websockets import open_socket as open_user_socket
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_db_connections")]
 
-ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 CLOSE_NOT_FOUND = 4404
-TIMEOUT = 5
-
-
-@pytest.fixture(autouse=True)
-def _close_db_connections():
-    yield
-    connections.close_all()
-
-
-@pytest.fixture
-async def sockets() -> AsyncIterator[list[WebsocketCommunicator]]:
-    """Every communicator opened in a test, disconnected at the end."""
-    opened: list[WebsocketCommunicator] = []
-    yield opened
-    for communicator in opened:
-        # Already finished when the server closed it (or a receive timed out): nothing to do.
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await communicator.disconnect()
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -79,14 +56,7 @@ def person(user: User) -> dict[str, str]:
 
 
 async def open_socket(sockets: list[WebsocketCommunicator], document: Any, user: User | None) -> WebsocketCommunicator:
-    path = f"/ws/documents/{getattr(document, 'pk', document)}/"
-    if user is not None:
-        path += f"?token={AccessToken.for_user(user)}"
-    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN])
-    sockets.append(communicator)
-    connected, _ = await communicator.connect(timeout=TIMEOUT)
-    assert connected
-    return communicator
+    return await open_user_socket(sockets, f"/ws/documents/{getattr(document, 'pk', document)}/", user)
 
 
 async def enter(sockets: list[WebsocketCommunicator], document: Document, user: User) -> WebsocketCommunicator:
@@ -113,15 +83,6 @@ async def events_until_quiet(communicator: WebsocketCommunicator) -> list[dict[s
     while not await communicator.receive_nothing(timeout=0.3):
         events.append(await communicator.receive_json_from(timeout=TIMEOUT))
     return events
-
-
-async def closed_with(communicator: WebsocketCommunicator) -> int:
-    """The close code, skipping any events sent before the close."""
-    for _ in range(50):
-        output = await communicator.receive_output(timeout=TIMEOUT)
-        if output["type"] == "websocket.close":
-            return output["code"]
-    raise AssertionError("the socket was not closed")
 
 
 # --- welcome and presence -----------------------------------------------------------------
