@@ -157,9 +157,26 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------
 
+# Every process (daphne, each Celery worker process, beat) has its own psycopg pool of at most
+# THEO_DB_POOL_MAX_SIZE connections. Under ASGI each request runs in a thread of its own, and
+# persistent connections (CONN_MAX_AGE > 0) were kept per thread until PostgreSQL ran out;
+# with a pool a connection goes back after each request, so CONN_MAX_AGE must be 0.
+# Total = MAX_SIZE x (daphne processes + worker concurrency + 2): docs/operations.md.
+# THEO_DB_POOL=false (e.g. behind PgBouncer) opens one connection per request instead.
+DB_POOL_ENABLED = env.bool("THEO_DB_POOL", default=True)
+DB_POOL_MIN_SIZE = env.int("THEO_DB_POOL_MIN_SIZE", default=1)
+DB_POOL_MAX_SIZE = env.int("THEO_DB_POOL_MAX_SIZE", default=8)
+DB_POOL_TIMEOUT = env.float("THEO_DB_POOL_TIMEOUT", default=10.0)  # seconds; then 503 database_busy
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("THEO_DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DB_POOL_ENABLED:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+        "max_idle": 300,  # idle connections above min_size close after 5 minutes
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: one server, separate databases for broker, cache and channel layer -------
@@ -429,6 +446,8 @@ EXTRACTION_TIMEOUT_SECONDS = env.int("THEO_EXTRACTION_TIMEOUT_SECONDS", default=
 INGEST_STUCK_MINUTES = env.int("THEO_INGEST_STUCK_MINUTES", default=30)
 
 HEALTH_DISK_MIN_FREE_MB = env.int("THEO_DISK_MIN_FREE_MB", default=1024)
+# /metrics answers loopback, or anyone sending `Authorization: Bearer <THEO_METRICS_TOKEN>`.
+METRICS_TOKEN = env("THEO_METRICS_TOKEN", default="")
 
 # --- Logging: JSON lines (human-readable when DEBUG) --------------------------------
 

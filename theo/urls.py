@@ -41,7 +41,7 @@ urlpatterns = [
     path("health", core_views.health_status, name="health"),
     path("health/live", core_views.health_live, name="health-live"),
     path("health/ready", core_views.health_ready, name="health-ready"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", core_views.metrics, name="prometheus-django-metrics"),  # loopback or THEO_METRICS_TOKEN
 ]
 
 handler400 = "apps.core.views.bad_request"

@@ -86,6 +86,32 @@ class QuotaExceeded(TheoError):
     message = "You have used up your quota."
 
 
+class DatabaseBusy(TheoError):
+    """Every connection of this process's database pool stayed busy for THEO_DB_POOL_TIMEOUT."""
+
+    status_code = 503
+    code = "database_busy"
+    message = "The server is busy: every database connection is in use. Try again in a few seconds."
+    retry_after = 5
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("details", {"retry_after": self.retry_after})
+        kwargs.setdefault("headers", {"Retry-After": str(self.retry_after)})
+        super().__init__(message, **kwargs)
+
+
+def is_pool_timeout(exc: BaseException | None) -> bool:
+    """True for psycopg_pool.PoolTimeout, also when Django wrapped it in its OperationalError."""
+    from psycopg_pool import PoolTimeout
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, PoolTimeout):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 class RateLimited(TheoError):
     status_code = 429
     code = "rate_limited"
@@ -164,6 +190,9 @@ def error_for_exception(exc: BaseException) -> ApiError:
     """Map any exception to the API error it should produce."""
     if isinstance(exc, TheoError):
         return ApiError(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+    if is_pool_timeout(exc):
+        busy = DatabaseBusy()
+        return ApiError(busy.status_code, busy.code, busy.message, busy.details, busy.headers)
     if isinstance(exc, (Http404, ObjectDoesNotExist)):
         return ApiError(404, "not_found", NotFound.message)
     if isinstance(exc, DjangoPermissionDenied):
@@ -176,7 +205,9 @@ def error_for_exception(exc: BaseException) -> ApiError:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF EXCEPTION_HANDLER: every error in the one format, never a traceback page."""
     error = error_for_exception(exc)
-    if error.status >= 500:
+    if error.code == DatabaseBusy.code:  # load, not a bug: no traceback
+        logger.warning("database_pool_timeout", error=str(exc))
+    elif error.status >= 500:
         logger.exception("unhandled_api_error", exc_info=exc)
     # DRF's own handler contributes WWW-Authenticate for 401s.
     drf_response = drf_exception_handler(exc, context) if isinstance(exc, drf.APIException) else None

@@ -6,6 +6,7 @@ model, the Claude circuit breaker).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
-from django.db import connection
+from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 
 OK = "ok"
@@ -44,10 +45,33 @@ def _timed(fn: Callable[[], CheckResult | None]) -> CheckResult:
     return result
 
 
+def database_pool_figures(alias: str = "default") -> dict[str, int] | None:
+    """This process's psycopg pool: {"max", "size", "in_use", "idle", "waiting"}; None without
+    a pool. Reads the pool Django already made; never creates or opens one."""
+    conn = connections[alias]
+    options = conn.settings_dict.get("OPTIONS", {}).get("pool")
+    if not options:
+        return None
+    pool = getattr(conn, "_connection_pools", {}).get(alias)
+    if pool is None:  # nothing in this process has used the database yet
+        configured = options if isinstance(options, dict) else {}
+        return {"max": int(configured.get("max_size") or 0), "size": 0, "in_use": 0, "idle": 0, "waiting": 0}
+    stats = pool.get_stats()
+    size, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
+    return {
+        "max": pool.max_size,
+        "size": size,
+        "in_use": max(0, size - idle),
+        "idle": idle,
+        "waiting": stats.get("requests_waiting", 0),
+    }
+
+
 def check_database() -> CheckResult | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-    return None
+    pool = database_pool_figures()
+    return CheckResult(OK, extra={"pool": pool}) if pool is not None else None
 
 
 def check_migrations() -> CheckResult | None:
@@ -64,14 +88,28 @@ def check_redis() -> CheckResult | None:
     return None
 
 
+CELERY_PING_CACHE_KEY = "health:celery-ping"
+CELERY_PING_CACHE_SECONDS = 5
+
+
 def check_celery_worker() -> CheckResult | None:
+    """Pings the workers at most once per CELERY_PING_CACHE_SECONDS (shared through the
+    Redis cache), so that a stream of anonymous /health requests never floods the broker."""
     from theo.celery import app
 
+    cache = caches["default"]
+    try:
+        cached = cache.get(CELERY_PING_CACHE_KEY)
+    except Exception:  # the cache is Redis; the redis check reports it
+        cached = None
+    if cached is not None:
+        return CheckResult(cached["status"], detail=cached["detail"], extra={"cached": True})
     # limit=1: return as soon as one worker answers instead of waiting out the timeout.
     replies = app.control.ping(timeout=1.0, limit=1)
-    if not replies:
-        return CheckResult(FAIL, detail="No Celery worker answered within 1 s.")
-    return None
+    result = CheckResult(OK) if replies else CheckResult(FAIL, detail="No Celery worker answered within 1 s.")
+    with contextlib.suppress(Exception):
+        cache.set(CELERY_PING_CACHE_KEY, {"status": result.status, "detail": result.detail}, CELERY_PING_CACHE_SECONDS)
+    return result
 
 
 def check_disk() -> CheckResult | None:

@@ -57,3 +57,39 @@ class CircuitBreakerCollector(Collector):
 
 REGISTRY.register(CircuitBreakerCollector())
 # --- end circuit breakers -----------------------------------------------------------------
+
+
+# --- Database pool (theo/settings.py "Database") -------------------------------------------
+# Per process: each daphne and Celery process has a pool of its own; scrape each one.
+class DatabasePoolCollector(Collector):
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "theo_db_pool_connections",
+                "This process's PostgreSQL pool: connections in_use and idle, and its max size.",
+                labels=["state"],
+            ),
+            GaugeMetricFamily(
+                "theo_db_pool_requests_waiting", "Requests in this process waiting for a pooled database connection."
+            ),
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        from apps.core.health import database_pool_figures
+
+        connections, waiting = self._families()
+        figures = database_pool_figures()
+        if figures is not None:  # THEO_DB_POOL=false: no samples
+            for state in ("in_use", "idle", "max"):
+                connections.add_metric([state], figures[state])
+            waiting.add_metric([], figures["waiting"])
+        yield connections
+        yield waiting
+
+
+REGISTRY.register(DatabasePoolCollector())
+# --- end database pool ----------------------------------------------------------------------

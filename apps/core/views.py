@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
+import sys
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
+from django.utils.crypto import constant_time_compare
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
+from django_prometheus.exports import ExportToDjangoView
 
 from apps.core import health
-from apps.core.errors import SERVER_ERROR_MESSAGE, ApiError
+from apps.core.errors import SERVER_ERROR_MESSAGE, ApiError, error_for_exception, is_pool_timeout
 from apps.core.home import capabilities_for
 
 
@@ -37,20 +41,47 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "core/home.html", {"capabilities": capabilities_for(request.user)})
 
 
-# --- health -------------------------------------------------------------------------
+# --- health and metrics: details for staff or loopback only ----------------------------
+
+
+def from_loopback(request: HttpRequest) -> bool:
+    """A request from this machine. Behind a proxy every request arrives from the proxy (and
+    daphne's --proxy-headers fills REMOTE_ADDR from X-Forwarded-For), so none counts."""
+    if settings.BEHIND_PROXY:
+        return False
+    # REMOTE_ADDR is the peer address here; the lead connects this to apps.core.ratelimits' client address.
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+
+
+def may_see_health_details(request: HttpRequest) -> bool:
+    if from_loopback(request):
+        return True
+    try:  # the session lives in the database, which may be the thing that is down
+        user = request.user
+        return bool(user.is_authenticated and user.is_active and user.is_staff)
+    except Exception:
+        return False
+
+
+def health_body(results: dict[str, health.CheckResult], *, details: bool) -> dict[str, Any]:
+    """Anonymous callers learn each check's status; details (latency, errors that name hosts
+    and users, pool figures) are for staff and loopback."""
+    return {name: result.as_dict() if details else {"status": result.status} for name, result in results.items()}
 
 
 @never_cache
 @require_GET
 def health_status(request: HttpRequest) -> JsonResponse:
     results = health.run_checks()
-    return JsonResponse(
-        {
-            "status": health.overall_status(results),
-            "version": settings.VERSION,
-            "checks": {name: result.as_dict() for name, result in results.items()},
-        }
-    )
+    body: dict[str, Any] = {"status": health.overall_status(results)}
+    details = may_see_health_details(request)
+    if details:
+        body["version"] = settings.VERSION
+    body["checks"] = health_body(results, details=details)
+    return JsonResponse(body)
 
 
 @never_cache
@@ -63,14 +94,45 @@ def health_live(request: HttpRequest) -> JsonResponse:
 @require_GET
 def health_ready(request: HttpRequest) -> JsonResponse:
     results = health.run_checks(ready_only=True)
-    failing = {name: r.as_dict() for name, r in results.items() if r.status != health.OK}
-    body = {
+    failing = sorted(name for name, r in results.items() if r.status != health.OK)
+    body: dict[str, Any] = {
         "status": "ready" if not failing else "not_ready",
-        "checks": {name: result.as_dict() for name, result in results.items()},
+        "checks": health_body(results, details=may_see_health_details(request)),
     }
     if failing:
-        body["failing"] = sorted(failing)
+        body["failing"] = failing
     return JsonResponse(body, status=200 if not failing else 503)
+
+
+def bearer_token(request: HttpRequest) -> str:
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text (django-prometheus' exporter) for loopback or THEO_METRICS_TOKEN."""
+    expected = settings.METRICS_TOKEN
+    presented = bearer_token(request)
+    if not from_loopback(request) and not (expected and presented and constant_time_compare(presented, expected)):
+        if not expected:
+            return json_error(
+                ApiError(
+                    403,
+                    "permission_denied",
+                    "Metrics are served to this machine only. Set THEO_METRICS_TOKEN to scrape them from elsewhere.",
+                )
+            )
+        return json_error(
+            ApiError(
+                401,
+                "not_authenticated",
+                "Send the metrics token as `Authorization: Bearer <THEO_METRICS_TOKEN>`.",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+        )
+    return ExportToDjangoView(request)
 
 
 # --- errors -------------------------------------------------------------------------
@@ -109,6 +171,14 @@ def page_not_found(request: HttpRequest, exception: Exception, template_name: st
 
 
 def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpResponse:
+    # Django calls this inside its `except` block, so the exception is at hand.
+    if is_pool_timeout(sys.exc_info()[1]):
+        error = error_for_exception(sys.exc_info()[1])
+        if is_api_request(request):
+            return json_error(error)
+        response = HttpResponse(error.message, status=error.status, content_type="text/plain; charset=utf-8")
+        response.headers.update(error.headers)
+        return response
     if is_api_request(request):
         return json_error(ApiError(500, "server_error", SERVER_ERROR_MESSAGE))
     return defaults.server_error(request)

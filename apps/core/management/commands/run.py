@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from apps.core import embedded
 from apps.core.startup import run_startup_hooks
@@ -56,6 +57,7 @@ class Command(BaseCommand):
         if not options["no_worker"]:
             for message in run_startup_hooks():
                 self.stdout.write(message)
+        _release_database()
         children = self._children(options)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._request_stop)
@@ -155,6 +157,15 @@ class Command(BaseCommand):
                 self.stderr.write(f"The {child.name} process did not stop in time; killing it.")
                 child.process.kill()
                 child.process.wait()
+
+
+def _release_database() -> None:
+    """The supervisor needs no database while it waits: give its pooled connections back to
+    PostgreSQL so that the configured total (docs/operations.md) counts only the children."""
+    for conn in connections.all(initialized_only=True):
+        conn.close()
+        if hasattr(conn, "close_pool"):
+            conn.close_pool()
 
 
 def _child_env() -> dict[str, str]:
