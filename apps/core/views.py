@@ -176,9 +176,9 @@ def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpR
         error = error_for_exception(sys.exc_info()[1])
         if is_api_request(request):
             return json_error(error)
-        response = HttpResponse(error.message, status=error.status, content_type="text/plain; charset=utf-8")
-        response.headers.update(error.headers)
-        return response
+        return HttpResponse(
+            error.message, status=error.status, content_type="text/plain; charset=utf-8", headers=error.headers
+        )
     if is_api_request(request):
         return json_error(ApiError(500, "server_error", SERVER_ERROR_MESSAGE))
     return defaults.server_error(request)

@@ -1,7 +1,8 @@
 """/health, /health/live and /health/ready: what a load balancer or operator sees.
 
 No Celery worker listens on the test broker here (the integration tests start one of
-their own, in tests/integration/), so the celery check fails unless a test stubs it.
+their own, in tests/integration/), so the celery check fails unless a test stubs it. Django's test client comes from
+127.0.0.1 (loopback: details); tests of what others see pass REMOTE_ADDR.
 """
 
 from __future__ import annotations
@@ -146,3 +147,92 @@ def test_a_failing_database_check_skips_the_migrations_check(client, monkeypatch
 def test_health_endpoints_accept_only_get(client):
     for path in ("/health", "/health/live", "/health/ready"):
         assert client.post(path).status_code == 405, path
+
+
+# --- who sees what --------------------------------------------------------------------
+
+REMOTE = "203.0.113.7"  # TEST-NET-3: not this machine
+
+
+def test_anonymous_remote_caller_sees_statuses_only(client):
+    body = client.get("/health", REMOTE_ADDR=REMOTE).json()
+    assert set(body) == {"status", "checks"}
+    assert set(body["checks"]) >= ALL_CHECKS
+    assert all(check == {"status": check["status"]} for check in body["checks"].values()), body
+    # The celery check failed (no worker here): its reason stays private too.
+    assert body["checks"]["celery"] == {"status": "fail"}
+
+
+def test_anonymous_remote_caller_gets_no_database_error_text(client, monkeypatch, worker_answers):
+    def broken() -> None:
+        raise ConnectionError('connection to "db.internal" failed for user "theo"')
+
+    monkeypatch.setitem(health._CHECKS, "database", health.RegisteredCheck(broken, ready=True))
+    for path in ("/health", "/health/ready"):
+        response = client.get(path, REMOTE_ADDR=REMOTE)
+        assert b"db.internal" not in response.content and b"theo" not in response.content, path
+        assert response.json()["checks"]["database"] == {"status": "fail"}
+    ready = client.get("/health/ready", REMOTE_ADDR=REMOTE)
+    assert ready.status_code == 503
+    assert ready.json()["failing"] == ["database", "migrations"]
+    # Loopback (an operator on the machine) sees the reason.
+    assert "db.internal" in client.get("/health").json()["checks"]["database"]["detail"]
+
+
+def test_staff_see_details_from_anywhere(client, admin_user):
+    client.force_login(admin_user)
+    body = client.get("/health", REMOTE_ADDR=REMOTE).json()
+    assert body["version"] == settings.VERSION
+    assert body["checks"]["database"]["latency_ms"] >= 0
+    assert "worker" in body["checks"]["celery"]["detail"]
+
+
+def test_signed_in_non_staff_see_statuses_only(client, user):
+    client.force_login(user)
+    body = client.get("/health", REMOTE_ADDR=REMOTE).json()
+    assert "version" not in body
+    assert body["checks"]["database"] == {"status": "ok"}
+
+
+def test_loopback_counts_for_nothing_behind_a_proxy(client, settings):
+    """Behind a proxy every request comes from the proxy, often 127.0.0.1."""
+    settings.BEHIND_PROXY = True
+    body = client.get("/health", REMOTE_ADDR="127.0.0.1").json()
+    assert "version" not in body
+    assert body["checks"]["database"] == {"status": "ok"}
+    assert "version" not in client.get("/health", REMOTE_ADDR="::1").json()
+
+
+def test_ipv6_loopback_sees_details(client):
+    body = client.get("/health", REMOTE_ADDR="::1").json()
+    assert body["version"] == settings.VERSION
+
+
+def test_database_check_reports_this_processs_pool(client):
+    pool = client.get("/health").json()["checks"]["database"]["pool"]
+    assert pool["max"] == settings.DB_POOL_MAX_SIZE
+    assert set(pool) == {"max", "size", "in_use", "idle", "waiting"}
+    assert 1 <= pool["in_use"] <= pool["size"] <= pool["max"]  # this request holds one
+    assert pool["idle"] == pool["size"] - pool["in_use"]
+
+
+def test_celery_is_pinged_at_most_once_per_few_seconds(client, monkeypatch):
+    pings = []
+    real_ping = celery_app.control.ping
+
+    def counting_ping(*args, **kwargs):
+        pings.append(1)
+        return real_ping(*args, **kwargs)
+
+    monkeypatch.setattr(celery_app.control, "ping", counting_ping)
+    for _ in range(5):
+        body = client.get("/health", REMOTE_ADDR=REMOTE).json()
+        assert body["checks"]["celery"]["status"] == "fail"
+    assert len(pings) == 1
+    assert client.get("/health").json()["checks"]["celery"]["cached"] is True
+
+    from django.core.cache import cache
+
+    cache.delete(health.CELERY_PING_CACHE_KEY)  # as if the few seconds had passed
+    client.get("/health/ready", REMOTE_ADDR=REMOTE)
+    assert len(pings) == 2

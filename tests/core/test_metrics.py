@@ -26,7 +26,7 @@ def metrics_text() -> str:
 
 def sample(text: str, name: str, labels: str = "") -> float | None:
     """The value of one sample, e.g. sample(text, "x_total", 'method="GET"'); None if absent."""
-    pattern = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else r"(?:\{\})?") + r" (\S+)$"
+    pattern = r"^" + re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else r"(?:\{\})?") + r" (\S+)$"
     match = re.search(pattern, text, re.MULTILINE)
     return float(match.group(1)) if match else None
 
@@ -85,3 +85,73 @@ async def test_refused_websocket_is_not_counted():
         assert await read() == before
     finally:
         await sync_to_async(connections.close_all)()
+
+
+# --- the database pool ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_metrics_report_this_processs_database_pool(settings):
+    text = metrics_text()
+    assert "# TYPE theo_db_pool_connections gauge" in text
+    assert sample(text, "theo_db_pool_connections", 'state="max"') == settings.DB_POOL_MAX_SIZE
+    in_use = sample(text, "theo_db_pool_connections", 'state="in_use"')
+    idle = sample(text, "theo_db_pool_connections", 'state="idle"')
+    assert in_use >= 1  # this test's own connection
+    assert in_use + idle <= settings.DB_POOL_MAX_SIZE
+    assert sample(text, "theo_db_pool_requests_waiting") == 0
+
+
+# --- who may scrape -----------------------------------------------------------------------
+
+REMOTE = "203.0.113.7"
+TOKEN = "s3cret-metrics-token-for-tests"
+
+
+def test_remote_scrape_without_a_configured_token_is_refused(client, settings):
+    settings.METRICS_TOKEN = ""
+    response = client.get("/metrics", REMOTE_ADDR=REMOTE, HTTP_AUTHORIZATION="Bearer anything")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+    assert "THEO_METRICS_TOKEN" in response.json()["error"]["message"]
+    assert b"django_http" not in response.content
+
+
+@pytest.mark.parametrize("header", ["", f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}", f"Basic {TOKEN}", TOKEN])
+def test_remote_scrape_with_a_wrong_or_missing_token_is_401(client, settings, header):
+    settings.METRICS_TOKEN = TOKEN
+    extra = {"HTTP_AUTHORIZATION": header} if header else {}
+    response = client.get("/metrics", REMOTE_ADDR=REMOTE, **extra)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert b"django_http" not in response.content
+
+
+@pytest.mark.django_db
+def test_remote_scrape_with_the_token_gets_metrics(client, settings):
+    settings.METRICS_TOKEN = TOKEN
+    response = client.get("/metrics", REMOTE_ADDR=REMOTE, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert response.status_code == 200
+    assert b"theo_db_pool_connections" in response.content
+
+
+@pytest.mark.django_db
+def test_staff_without_the_token_are_refused_from_afar(client, settings, admin_user):
+    settings.METRICS_TOKEN = TOKEN
+    client.force_login(admin_user)
+    assert client.get("/metrics", REMOTE_ADDR=REMOTE).status_code == 401
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_loopback_scrapes_without_a_token(client, settings, address):
+    settings.METRICS_TOKEN = TOKEN
+    assert client.get("/metrics", REMOTE_ADDR=address).status_code == 200
+
+
+def test_behind_a_proxy_loopback_needs_the_token_too(client, settings):
+    settings.BEHIND_PROXY = True
+    settings.METRICS_TOKEN = TOKEN
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 401
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200

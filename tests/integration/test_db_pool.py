@@ -144,3 +144,69 @@ def test_health_and_metrics_report_the_pool_of_the_serving_process(pooled_daphne
     text = body.decode()
     assert f'theo_db_pool_connections{{state="max"}} {float(POOL_MAX)}' in text
     assert 'theo_db_pool_connections{state="in_use"}' in text
+
+
+# --- every pooled connection busy: 503, never a 500 ------------------------------------------
+
+
+@pytest.fixture
+def exhausted_pool(monkeypatch) -> Iterator[None]:
+    """This process's pool with every connection checked out and a short wait for one."""
+    from psycopg_pool import PoolTimeout
+
+    connection.ensure_connection()
+    pool = connection.pool
+    assert pool is not None, "settings must configure the psycopg pool"
+    monkeypatch.setattr(pool, "timeout", 0.5)
+    held = []
+    try:
+        while len(held) < pool.max_size:
+            held.append(pool.getconn(timeout=0.5))
+    except PoolTimeout:
+        pass
+    try:
+        yield
+    finally:
+        for conn in held:
+            pool.putconn(conn)
+
+
+def in_another_thread(fn):
+    """Run fn where this test's own connection is not available (a request thread)."""
+    from django.db import connections
+
+    result: list = []
+
+    def run() -> None:
+        try:
+            result.append(fn())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    return result[0]
+
+
+def test_api_request_answers_503_database_busy_when_the_pool_is_exhausted(exhausted_pool):
+    from rest_framework.test import APIClient
+
+    from tests.helpers import assert_error
+
+    headers = bearer(UserFactory())
+    response = in_another_thread(lambda: APIClient().get("/api/v1/auth/me/", **headers))
+    error = assert_error(response, 503, "database_busy")
+    assert response["Retry-After"] == "5"
+    assert error["details"] == {"retry_after": 5}
+
+
+def test_page_answers_503_not_a_500_page_when_the_pool_is_exhausted(exhausted_pool):
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(UserFactory())
+    response = in_another_thread(lambda: client.get("/documents/"))
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert b"database connection" in response.content
