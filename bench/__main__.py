@@ -1,7 +1,7 @@
 """`make bench`: run Theo's benchmarks and print their figures (they are not tests).
 
 python -m bench            # all
-python -m bench ingest     # one (ingest, retrieval, scale, chat)
+python -m bench ingest     # one (ingest, retrieval, scale, chat, load)
 """
 
 from __future__ import annotations
@@ -15,9 +15,15 @@ import django
 
 django.setup()
 
-from bench import chat, ingest, retrieval, scale  # noqa: E402
+from bench import chat, ingest, load, retrieval, scale  # noqa: E402
 
-BENCHMARKS = {"ingest": ingest.main, "retrieval": retrieval.main, "scale": scale.main, "chat": chat.main}
+BENCHMARKS = {
+    "ingest": ingest.main,
+    "retrieval": retrieval.main,
+    "scale": scale.main,
+    "chat": chat.main,
+    "load": load.main,
+}
 
 
 def main(argv: list[str]) -> int:
