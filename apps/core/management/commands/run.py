@@ -70,6 +70,13 @@ class Command(BaseCommand):
                     f"Theo is running on http://{options['host']}:{options['port']}/ — press Ctrl-C to stop."
                 )
             )
+            if settings.DB_POOL_ENABLED:
+                processes = 1 + (1 + settings.WORKER_CONCURRENCY if not options["no_worker"] else 0)
+                processes += 0 if options["no_beat"] else 1
+                self.stdout.write(
+                    f"Database: at most {settings.DB_POOL_MAX_SIZE * processes} connections "
+                    f"({settings.DB_POOL_MAX_SIZE} per process x {processes} processes; docs/operations.md)."
+                )
             exit_code = self._supervise(children)
         finally:
             self._stop(children, options["shutdown_timeout"])
