@@ -210,3 +210,14 @@ def test_page_answers_503_not_a_500_page_when_the_pool_is_exhausted(exhausted_po
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert b"database connection" in response.content
+
+
+def test_the_test_processs_pool_points_at_the_test_database():
+    """pytest-django renames the database after Django made no pool yet; the pool, made on
+    the first query, must connect to test_<name>, never to the developer's database."""
+    connection.ensure_connection()
+    assert connection.settings_dict["NAME"].startswith("test_")
+    assert connection.pool.kwargs["dbname"] == connection.settings_dict["NAME"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        assert cursor.fetchone()[0] == connection.settings_dict["NAME"]
