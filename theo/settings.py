@@ -223,6 +223,9 @@ CHANNEL_LAYERS = {
                     "address": redis_db_url(2),
                     "socket_timeout": None,
                     "socket_connect_timeout": 5,
+                    # redis-py 8's async pool refuses a 101st connection instead of waiting:
+                    # 500 sockets closing at once (group_discard each) raised MaxConnectionsError.
+                    "max_connections": env.int("THEO_CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
                     **({} if REDIS_URL.startswith("unix://") else {"socket_keepalive": True}),
                 }
             ],
