@@ -16,7 +16,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.core.pagination import StandardPagination
 from apps.core.permissions import IsStaff
-from apps.core.ratelimits import client_address
+from apps.core.proxies import client_address
 from apps.core.serializers import validated
 from apps.users import selectors, services
 from apps.users.authentication import user_for_token
