@@ -26,6 +26,7 @@ __all__ = [
     "address_group",
     "client_address",
     "enforce_rate_limit",
+    "failure_forget",
     "failure_record",
     "failures_clear",
     "failures_get",
@@ -115,3 +116,14 @@ def failure_record(*, scope: str, key: str, rate: str) -> int:
 def failures_clear(*, scope: str, key: str, rate: str) -> None:
     _, period = parse_rate(rate)
     cache.delete(_failure_key(scope, key, period)[0])
+
+
+def failure_forget(*, scope: str, key: str, rate: str) -> None:
+    """Take back one failure counted up front (the attempt turned out right or was refused)."""
+    _, period = parse_rate(rate)
+    cache_key, _ = _failure_key(scope, key, period)
+    try:
+        if int(cache.decr(cache_key)) < 0:
+            cache.set(cache_key, 0, timeout=period + 5)
+    except ValueError:  # the window ended meanwhile: nothing to take back
+        pass

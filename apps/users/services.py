@@ -108,14 +108,12 @@ def user_authenticate(*, email: str, password: str, ip: str) -> User:
     account's status is never revealed to someone without it) or RateLimited.
     """
     email = normalize_email(email)
-    throttle.signin_check(email=email, address=ip)
+    throttle.signin_attempt(email=email, address=ip)  # counted as a failure until proven right
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
         User().set_password(password)  # same work as a real check: no timing hint
-        throttle.signin_failed(email=email, address=ip)
         raise InvalidCredentials()
     if not user.check_password(password):
-        throttle.signin_failed(email=email, address=ip)
         audit_record(actor=None, action="user.login_failed", target=user, data={"ip": ip})
         raise InvalidCredentials()
     throttle.signin_succeeded(email=email, address=ip, remember=user.is_approved)

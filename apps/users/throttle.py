@@ -1,7 +1,8 @@
 """Sign-in throttle: brute force stays slow without handing anyone a lock-out lever.
 
-Only wrong passwords count (a correct one, or a refused attempt, never does), in three
-windows on the shared cache (settings.RATE_LIMITS; docs/security.md explains the choice):
+Only wrong passwords count (a correct one, or a refused attempt, never does; each attempt
+is counted up front and taken back when it turns out right), in three windows on the
+shared cache (settings.RATE_LIMITS; docs/security.md explains the choice):
 
 - `login` (THEO_LOGIN_RATE, 5/m): wrong passwords for one account from one address.
   Past it, that address waits before trying that account again; a correct password
@@ -24,7 +25,14 @@ from django.conf import settings
 from django.core.cache import cache
 
 from apps.core.errors import RateLimited
-from apps.core.ratelimits import address_group, failure_record, failures_clear, failures_get, parse_rate
+from apps.core.ratelimits import (
+    address_group,
+    failure_forget,
+    failure_record,
+    failures_clear,
+    failures_get,
+    parse_rate,
+)
 
 KNOWN_ADDRESS_SECONDS = 30 * 24 * 3600
 MESSAGE = "Too many wrong passwords. Try again in {wait}."
@@ -43,31 +51,38 @@ def _wait(seconds: int) -> str:
     return f"{seconds} seconds" if seconds < 60 else f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def signin_check(*, email: str, address: str) -> None:
-    """Raise RateLimited (429, Retry-After) if this address may not try this account now."""
-    group = address_group(address)
-    rates = settings.RATE_LIMITS
-    limits = [("login", _pair(email, group)), ("login_address", group)]
-    if not cache.get(_known_key(email, group)):
-        limits.append(("login_account", email))
-    for scope, key in limits:
-        failures, seconds_left = failures_get(scope=scope, key=key, rate=rates[scope])
-        if failures >= parse_rate(rates[scope])[0]:
-            raise RateLimited(MESSAGE.format(wait=_wait(seconds_left)), retry_after=seconds_left)
+def _counters(email: str, group: str) -> list[tuple[str, str]]:
+    return [("login", _pair(email, group)), ("login_address", group), ("login_account", email)]
 
 
-def signin_failed(*, email: str, address: str) -> None:
+def signin_attempt(*, email: str, address: str) -> None:
+    """Count this attempt as a failure up front (an atomic INCR, so parallel guesses cannot
+    all pass one check before any is counted); refuse it, taking the count back, if that
+    goes past a limit. signin_succeeded takes it back for a correct password.
+
+    Raises RateLimited (429, Retry-After) if this address may not try this account now."""
     group = address_group(address)
     rates = settings.RATE_LIMITS
-    failure_record(scope="login", key=_pair(email, group), rate=rates["login"])
-    failure_record(scope="login_address", key=group, rate=rates["login_address"])
-    failure_record(scope="login_account", key=email, rate=rates["login_account"])
+    known = bool(cache.get(_known_key(email, group)))
+    refusal: tuple[str, int] | None = None
+    for scope, key in _counters(email, group):
+        count = failure_record(scope=scope, key=key, rate=rates[scope])
+        if count > parse_rate(rates[scope])[0] and not (scope == "login_account" and known) and refusal is None:
+            refusal = (scope, failures_get(scope=scope, key=key, rate=rates[scope])[1])
+    if refusal is not None:
+        for scope, key in _counters(email, group):
+            failure_forget(scope=scope, key=key, rate=rates[scope])
+        raise RateLimited(MESSAGE.format(wait=_wait(refusal[1])), retry_after=refusal[1])
 
 
 def signin_succeeded(*, email: str, address: str, remember: bool) -> None:
-    """A correct password clears this pair's failures; `remember` (an approved sign-in)
-    makes the address one this account may use while it is under attack."""
+    """A correct password: this attempt was no failure, and the earlier failures of this
+    account from this address are forgiven. `remember` (an approved sign-in) makes the
+    address one this account may use while it is under attack."""
     group = address_group(address)
-    failures_clear(scope="login", key=_pair(email, group), rate=settings.RATE_LIMITS["login"])
+    rates = settings.RATE_LIMITS
+    failures_clear(scope="login", key=_pair(email, group), rate=rates["login"])
+    failure_forget(scope="login_address", key=group, rate=rates["login_address"])
+    failure_forget(scope="login_account", key=email, rate=rates["login_account"])
     if remember:
         cache.set(_known_key(email, group), 1, timeout=KNOWN_ADDRESS_SECONDS)

@@ -3,8 +3,14 @@ limited, yet nobody can lock another person out by typing wrong passwords for th
 
 from __future__ import annotations
 
-import pytest
+import contextlib
+import threading
 
+import pytest
+from django.db import connections
+from rest_framework.test import APIClient
+
+from apps.users.models import User
 from tests.helpers import assert_error
 from tests.users.factories import PASSWORD
 
@@ -116,3 +122,36 @@ def test_a_correct_password_clears_the_failures_of_that_address(attempt, rates, 
 def test_a_pending_account_with_the_right_password_is_told_its_status_not_throttled(api_client, rates, make_user):
     user = make_user(status="pending")
     assert [api_sign_in(api_client, user.email) for _ in range(10)] == ["refused"] * 10
+
+
+# --- parallel guesses ---------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_passwords_cannot_all_pass_one_check(monkeypatch, rates, user):
+    """Ten guesses at once from one address: only the five the limit allows are even
+    checked; each attempt is counted before its password is, so none slips through."""
+    reached_the_password = threading.Barrier(10, timeout=3)
+    original = User.check_password
+
+    def check_when_all_arrive(self, raw_password):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            reached_the_password.wait()
+        return original(self, raw_password)
+
+    monkeypatch.setattr(User, "check_password", check_when_all_arrive)
+    outcomes: list = []
+
+    def guess() -> None:
+        try:
+            outcomes.append(api_sign_in(APIClient(), user.email, WRONG, ip="203.0.113.9"))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=guess) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["limited"] * 5 + ["wrong"] * 5
