@@ -48,7 +48,11 @@ def _known_key(email: str, group: str) -> str:
 
 def _wait(seconds: int) -> str:
     minutes = -(-seconds // 60)
-    return f"{seconds} seconds" if seconds < 60 else f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return (
+        f"{seconds} second{'s' if seconds != 1 else ''}"
+        if seconds < 60
+        else f"{minutes} minute{'s' if minutes != 1 else ''}"
+    )
 
 
 def _counters(email: str, group: str) -> list[tuple[str, str]]:
