@@ -164,3 +164,19 @@ def test_forwarded_proto_from_a_peer_that_is_not_a_trusted_proxy_is_ignored(clie
     # From anyone else: the claim is dropped, so plain HTTP is redirected to HTTPS.
     response = client.get(LOGIN, REMOTE_ADDR="198.51.100.1", HTTP_X_FORWARDED_PROTO="https")
     assert response.status_code == 301
+
+
+def test_the_request_log_binds_the_real_client_address(settings):
+    """django-structlog's own guess (ipware) believes the leftmost forwarded address."""
+    import structlog
+
+    from apps.core.middleware import _log_real_client_address
+
+    settings.BEHIND_PROXY, settings.TRUSTED_PROXIES = True, ""
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5")
+    structlog.contextvars.bind_contextvars(ip="6.6.6.6")
+    try:
+        _log_real_client_address(request=request, logger=None, log_kwargs={})
+        assert structlog.contextvars.get_contextvars()["ip"] == "203.0.113.5"
+    finally:
+        structlog.contextvars.unbind_contextvars("ip")
