@@ -38,4 +38,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4)" || exit 1
 
-CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "--proxy-headers", "--access-log", "/dev/null", "theo.asgi:application"]
+# No --proxy-headers, ever: daphne would take the leftmost X-Forwarded-For entry (the
+# client's own choice) as the peer. Theo reads the headers itself, trusting only the
+# proxies THEO_BEHIND_PROXY / THEO_TRUSTED_PROXIES name (apps/core/proxies.py).
+CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "--access-log", "/dev/null", "theo.asgi:application"]

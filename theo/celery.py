@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from celery import Celery
 from celery.signals import beat_init, worker_init
@@ -17,6 +18,14 @@ app.autodiscover_tasks()
 @worker_init.connect
 @beat_init.connect
 def _refuse_weak_secrets(**kwargs: object) -> None:
+    """Celery logs and swallows an exception from a signal handler (the worker would start
+    anyway), so a refusal exits here, with what to set on stderr."""
+    from django.core.exceptions import ImproperlyConfigured
+
     from apps.core.checks import refuse_to_start_with_weak_secrets
 
-    refuse_to_start_with_weak_secrets()
+    try:
+        refuse_to_start_with_weak_secrets()
+    except ImproperlyConfigured as exc:
+        sys.stderr.write(f"Theo refuses to start: {exc}\n")
+        raise SystemExit(1) from exc

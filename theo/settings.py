@@ -75,7 +75,11 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # THEO_HTTPS: Theo is served over HTTPS (directly or behind a TLS-terminating proxy).
 HTTPS = env.bool("THEO_HTTPS", default=False)
-BEHIND_PROXY = env.bool("THEO_BEHIND_PROXY", default=False)
+# Reverse proxies (apps/core/proxies.py): THEO_TRUSTED_PROXIES is how many proxies stand in
+# front of Theo, or their addresses/CIDR networks; setting it implies THEO_BEHIND_PROXY.
+# THEO_BEHIND_PROXY=true alone means one proxy. Invalid values: system check theo.E010.
+TRUSTED_PROXIES = env("THEO_TRUSTED_PROXIES", default="").strip()
+BEHIND_PROXY = env.bool("THEO_BEHIND_PROXY", default=bool(TRUSTED_PROXIES))
 SECURE_SSL_REDIRECT = HTTPS
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
@@ -121,6 +125,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.core.middleware.RequestIdMiddleware",
+    "apps.core.middleware.ForwardedHeadersMiddleware",  # before anything reads X-Forwarded-*
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -361,9 +366,12 @@ SPECTACULAR_SETTINGS = {
 
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_ENABLE = True
-RATELIMIT_IP_META_KEY = "apps.core.ratelimits.client_ip" if BEHIND_PROXY else "REMOTE_ADDR"
+RATELIMIT_IP_META_KEY = "apps.core.ratelimits.ratelimit_ip"  # the real client address
 RATE_LIMITS = {
-    "login": env("THEO_LOGIN_RATE", default="5/m"),
+    # Sign-in counts wrong passwords only (apps/users/throttle.py, docs/security.md).
+    "login": env("THEO_LOGIN_RATE", default="5/m"),  # per account from one address
+    "login_address": env("THEO_LOGIN_ADDRESS_RATE", default="20/h"),  # per address, any account
+    "login_account": env("THEO_LOGIN_ACCOUNT_RATE", default="50/h"),  # per account, unknown addresses
     "register": env("THEO_REGISTER_RATE", default="10/h"),
     "chat": "10/m",
     "upload": "20/h",

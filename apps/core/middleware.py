@@ -1,4 +1,5 @@
-"""Request ids: echo a valid incoming X-Request-ID or make one, on every response."""
+"""Request ids (echo a valid incoming X-Request-ID or make one, on every response) and
+forwarded headers (believed only from a trusted proxy, apps/core/proxies.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import time
 import uuid
 from typing import Any
 
+import structlog
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 from django_structlog import signals as structlog_signals
+
+from apps.core.proxies import client_address, peer_is_trusted_proxy
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -54,6 +58,47 @@ class RequestIdMiddleware:
         response = await self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+FORWARDED_META = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT")
+
+
+class ForwardedHeadersMiddleware:
+    """Drops X-Forwarded-* unless the peer is a trusted proxy, before SecurityMiddleware
+    (X-Forwarded-Proto) and request.get_host() (X-Forwarded-Host) read them. Without a
+    proxy Django ignores them anyway; with a proxy count every peer is the proxy."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    @staticmethod
+    def _strip(request: HttpRequest) -> None:
+        if not peer_is_trusted_proxy(request.META.get("REMOTE_ADDR")):
+            for name in FORWARDED_META:
+                request.META.pop(name, None)
+            request.__dict__.pop("headers", None)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        self._strip(request)
+        return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        self._strip(request)
+        return await self.get_response(request)
+
+
+@receiver(structlog_signals.bind_extra_request_metadata)
+def _log_real_client_address(request: HttpRequest, logger: Any, log_kwargs: dict, **_: Any) -> None:
+    """django-structlog binds ipware's guess (the leftmost forwarded address); the log
+    gets the address rate limits and the audit trail use instead."""
+    structlog.contextvars.bind_contextvars(ip=client_address(request))
 
 
 @receiver(structlog_signals.bind_extra_request_finished_metadata)

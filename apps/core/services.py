@@ -9,7 +9,7 @@ from django.db import models
 from django.http import HttpRequest
 
 from apps.core.models import AuditEvent
-from apps.core.ratelimits import request_address
+from apps.core.proxies import client_address
 
 
 def audit_record(
@@ -23,7 +23,7 @@ def audit_record(
     """Write one audit event. `actor` None means the system (a task, start-up)."""
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
     request_id = getattr(request, "request_id", "") or structlog.contextvars.get_contextvars().get("request_id", "")
-    ip_address = request_address(request) if request is not None else None
+    ip_address = client_address(request) if request is not None else None
     return AuditEvent.objects.create(
         actor=actor if authenticated else None,
         actor_email=getattr(actor, "email", "") if authenticated else "",

@@ -11,15 +11,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.core.pagination import StandardPagination
 from apps.core.permissions import IsStaff
-from apps.core.ratelimits import client_address
+from apps.core.proxies import client_address
 from apps.core.serializers import validated
 from apps.users import selectors, services
-from apps.users.authentication import user_for_token
 from apps.users.serializers import (
     AdminUserSerializer,
     AdminUserUpdateSerializer,
@@ -31,6 +29,7 @@ from apps.users.serializers import (
     TokenPairSerializer,
     UserSerializer,
 )
+from apps.users.tokens import token_refresh
 
 
 class PublicAPIView(APIView):
@@ -61,25 +60,13 @@ class TokenObtainView(PublicAPIView):
         return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
 
 
-class ApprovedTokenRefreshSerializer(TokenRefreshSerializer):
-    """Rotation with blacklist (simplejwt), after checking the account may still sign in."""
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
-        user_for_token(self.token_class(attrs["refresh"]))
-        return super().validate(attrs)
-
-
 class TokenRefreshView(PublicAPIView):
+    """Rotation with blacklist; of two concurrent refreshes of one token only one succeeds."""
+
     @extend_schema(request=RefreshTokenSerializer, responses={200: TokenPairSerializer})
     def post(self, request: Request) -> Response:
-        from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-
-        serializer = ApprovedTokenRefreshSerializer(data=request.data)
-        try:
-            serializer.is_valid(raise_exception=True)
-        except TokenError as exc:
-            raise InvalidToken(exc.args[0]) from exc
-        return Response(serializer.validated_data)
+        data = validated(RefreshTokenSerializer, request.data)
+        return Response(token_refresh(refresh_token=data["refresh"]))
 
 
 class LogoutView(PublicAPIView):

@@ -21,9 +21,9 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from apps.core.errors import Conflict, PermissionDenied, TheoError, ValidationFailed
-from apps.core.ratelimits import enforce_rate_limit
+from apps.core.ratelimits import address_group, enforce_rate_limit
 from apps.core.services import audit_record
-from apps.users import realtime
+from apps.users import realtime, throttle
 from apps.users.models import User
 
 logger = structlog.get_logger(__name__)
@@ -80,11 +80,14 @@ def _save_new_account(user: User, password: str) -> User:
 # --- registration and sign-in -------------------------------------------------------
 
 
-def user_register(*, email: str, password: str, display_name: str = "", ip: str = "") -> User:
-    """Create a pending account; staff approve it before it can sign in."""
-    if ip:
+def user_register(*, email: str, password: str, display_name: str = "", ip: str | None = None) -> User:
+    """Create a pending account; staff approve it before it can sign in. `ip` (the client's
+    address, "" if unknown) is rate limited; None means no request (a script)."""
+    if ip is not None:
         enforce_rate_limit(
-            scope="register", key=f"ip:{ip}", message="Too many registrations from this address. Try again later."
+            scope="register",
+            key=f"ip:{address_group(ip)}",
+            message="Too many registrations from this address. Try again later.",
         )
     email = normalize_email(email)
     try:
@@ -98,15 +101,14 @@ def user_register(*, email: str, password: str, display_name: str = "", ip: str 
 
 
 def user_authenticate(*, email: str, password: str, ip: str) -> User:
-    """Check a sign-in attempt (any route). Rate limited per address and per account.
+    """Check a sign-in attempt (any route). Wrong passwords are throttled per account and
+    address, per address and per account (apps.users.throttle); correct ones never count.
 
     Raises InvalidCredentials, AccountNotApproved (only after a correct password, so an
     account's status is never revealed to someone without it) or RateLimited.
     """
     email = normalize_email(email)
-    message = "Too many sign-in attempts. Try again in a minute."
-    enforce_rate_limit(scope="login", key=f"ip:{ip}", message=message)
-    enforce_rate_limit(scope="login", key=f"account:{email}", message=message)
+    throttle.signin_attempt(email=email, address=ip)  # counted as a failure until proven right
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
         User().set_password(password)  # same work as a real check: no timing hint
@@ -114,6 +116,7 @@ def user_authenticate(*, email: str, password: str, ip: str) -> User:
     if not user.check_password(password):
         audit_record(actor=None, action="user.login_failed", target=user, data={"ip": ip})
         raise InvalidCredentials()
+    throttle.signin_succeeded(email=email, address=ip, remember=user.is_approved)
     if not user.is_approved:
         audit_record(actor=None, action="user.login_refused", target=user, data={"status": user.status})
         raise AccountNotApproved(user)

@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.core.errors import Conflict, RateLimited, ValidationFailed
-from apps.core.ratelimits import client_address
+from apps.core.proxies import client_address
 from apps.users import services
 from apps.users.forms import LoginForm, RegisterForm
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from apps.chat.models import AIUsage, Persona
+from apps.chat.models import AIUsage, Conversation, Persona
 from apps.core.breaker import claude_breaker
+from apps.core.models import AuditEvent
 from tests.chat import fake_claude as fake
 from tests.chat.requests import CONVERSATIONS_URL as CONVERSATIONS
 from tests.helpers import assert_error, bearer
@@ -46,6 +47,32 @@ def test_conversation_lifecycle(client_for: Any, make_user: Any) -> None:
     assert renamed["title"] == "On Nicaea" and renamed["messages"] == []
     assert client.delete(f"{CONVERSATIONS}{created['id']}/").status_code == 204
     assert_error(client.get(f"{CONVERSATIONS}{created['id']}/"), 404, "not_found")
+
+
+@pytest.mark.parametrize("other_role", ["user", "admin"])
+def test_another_users_patch_of_a_conversation_is_404_and_changes_nothing(
+    client_for: Any, make_user: Any, other_role: str
+) -> None:
+    owner = make_user()
+    persona = Persona.objects.get(name="Church historian")
+    created = client_for(owner).post(CONVERSATIONS, {"title": "Mine", "persona_id": str(persona.pk)}, format="json")
+    assert created.status_code == 201, created.content
+    conversation = Conversation.objects.get(pk=created.json()["id"])
+    before = Conversation.objects.filter(pk=conversation.pk).values().get()
+    audit_before = AuditEvent.objects.count()
+    other_persona = Persona.objects.get(name="Pastoral counsellor")
+
+    response = client_for(make_user(role=other_role)).patch(
+        f"{CONVERSATIONS}{conversation.pk}/",
+        {"title": "Taken over", "scope": "bible", "persona_id": str(other_persona.pk)},
+        format="json",
+    )
+
+    error = assert_error(response, 404, "not_found")
+    assert "Mine" not in str(error)
+    assert Conversation.objects.filter(pk=conversation.pk).values().get() == before
+    assert AuditEvent.objects.count() == audit_before
+    assert client_for(owner).get(f"{CONVERSATIONS}{conversation.pk}/").json()["title"] == "Mine"
 
 
 @pytest.mark.parametrize(

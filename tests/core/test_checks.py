@@ -12,7 +12,12 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.core.checks import check_secrets, refuse_to_start_with_weak_secrets
+from apps.core.checks import (
+    check_secrets,
+    check_sign_in_rates,
+    check_trusted_proxies,
+    refuse_to_start_with_weak_secrets,
+)
 
 STRONG = secrets.token_urlsafe(50)
 OTHER_STRONG = secrets.token_urlsafe(50)
@@ -144,3 +149,48 @@ def test_check_deploy_fails_with_the_same_key_twice():
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "theo.E003" in output
+
+
+# --- proxies and sign-in rates (theo.E010-E012), also under DEBUG -------------------
+
+
+@pytest.mark.parametrize("value", ["0", "many", "10.0.0.0/33", "10.0.0.1, proxy.example.org"])
+def test_invalid_trusted_proxies_is_theo_e010_naming_what_to_set(settings, value):
+    settings.BEHIND_PROXY, settings.TRUSTED_PROXIES = True, value
+    errors = check_trusted_proxies()
+    assert ids(errors) == ["theo.E010"]
+    assert "THEO_TRUSTED_PROXIES" in errors[0].msg and "THEO_TRUSTED_PROXIES" in errors[0].hint
+
+
+@pytest.mark.parametrize("value", ["", "1", "2", "10.0.0.0/8", "10.0.0.0/8, 192.0.2.7, 2001:db8::/32"])
+def test_valid_trusted_proxies_pass(settings, value):
+    settings.BEHIND_PROXY, settings.TRUSTED_PROXIES = True, value
+    assert check_trusted_proxies() == []
+
+
+def test_trusted_proxies_with_behind_proxy_false_is_theo_e011(settings):
+    settings.BEHIND_PROXY, settings.TRUSTED_PROXIES = False, "1"
+    assert ids(check_trusted_proxies()) == ["theo.E011"]
+
+
+def test_an_unreadable_sign_in_rate_is_theo_e012(settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login_account": "fifty an hour"}
+    errors = check_sign_in_rates()
+    assert ids(errors) == ["theo.E012"]
+    assert "THEO_LOGIN_ACCOUNT_RATE" in errors[0].msg
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"THEO_TRUSTED_PROXIES": "the load balancer"}, "THEO_TRUSTED_PROXIES"),
+        ({"THEO_TRUSTED_PROXIES": "1", "THEO_BEHIND_PROXY": "false"}, "THEO_BEHIND_PROXY"),
+        ({"THEO_LOGIN_RATE": "5 per minute"}, "THEO_LOGIN_RATE"),
+    ],
+)
+def test_check_refuses_unreadable_proxy_and_rate_settings(overrides, named):
+    result = manage_check(deploy_env(**overrides))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert named in output
+    assert "Traceback" not in output

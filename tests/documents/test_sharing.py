@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from apps.core.models import AuditEvent
-from apps.documents import pipeline
-from apps.documents.models import Document, DocumentAccess
+from apps.documents import pipeline, storage
+from apps.documents.models import Document, DocumentAccess, DocumentNote
 from apps.knowledge.models import Passage
 from apps.users.models import User
 from tests.documents.factories import (
@@ -22,6 +22,7 @@ from tests.documents.factories import (
     document_url,
     upload,
 )
+from tests.documents.test_api import ROLES, ROUTES, World, world  # noqa: F401 - world is a fixture
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +62,8 @@ def test_sharing_for_viewing_lets_the_sharee_read_but_not_edit(client_for, docum
     assert_error(
         sharee_client.patch(document_url(document), {"title": "Mine now"}, format="json"), 403, "permission_denied"
     )
+    document.refresh_from_db()
+    assert document.title == "Lectures on Galatians"
     event = AuditEvent.objects.get(action="document.share", target_id=str(document.pk))
     assert event.data == {"user": sharee.email, "permission": "view"}
 
@@ -123,11 +126,14 @@ def test_the_owner_cannot_share_with_themselves(client_for, document):
     response = share(client_for(document.owner), document, document.owner.email, "edit")
     error = assert_error(response, 400, "validation_error")
     assert "email" in error["details"]
+    assert not DocumentAccess.objects.filter(document=document).exists()
+    assert not AuditEvent.objects.filter(action__startswith="document.share", target_id=str(document.pk)).exists()
 
 
 def test_staff_sharing_someone_elses_document_cannot_share_with_its_owner(client_for, document):
     staff = ReaderFactory(role=User.Role.ADMIN)
     assert_error(share(client_for(staff), document, document.owner.email), 400, "validation_error")
+    assert not DocumentAccess.objects.filter(document=document).exists()
 
 
 @pytest.mark.parametrize(
@@ -190,13 +196,18 @@ def test_unsharing_with_a_query_parameter(client_for, document):
 
 def test_unsharing_someone_it_is_not_shared_with_is_400(client_for, document):
     stranger = ReaderFactory()
+    kept = ShareFactory(document=document, permission="edit")
     response = client_for(document.owner).delete(shares_url(document), {"email": stranger.email}, format="json")
     error = assert_error(response, 400, "validation_error")
     assert "email" in error["details"]
+    assert list(DocumentAccess.objects.filter(document=document).values_list("pk", "permission")) == [(kept.pk, "edit")]
+    assert not AuditEvent.objects.filter(action="document.unshare").exists()
 
 
 def test_unsharing_without_an_email_is_400(client_for, document):
+    kept = ShareFactory(document=document)
     assert_error(client_for(document.owner).delete(shares_url(document)), 400, "validation_error")
+    assert list(DocumentAccess.objects.filter(document=document)) == [kept]
 
 
 # --- the passage index follows ------------------------------------------------------------
@@ -254,3 +265,47 @@ def test_sharing_one_document_leaves_other_documents_passages_alone(client_for, 
     share(client_for(document.owner), document, sharee.email)
     other_passage.refresh_from_db()
     assert other_passage.shared_with == []
+
+
+# --- refused writes leave nothing changed (every write route of the share matrix) ---------
+
+WRITE_ROUTES = {name: route for name, route in ROUTES.items() if route.method != "get"}
+REFUSED_WRITES = [
+    (role, name)
+    for role, (_, level) in ROLES.items()
+    for name, route in WRITE_ROUTES.items()
+    if level is None or level < route.need
+]
+
+
+def stored_state(state_of: World) -> dict[str, Any]:
+    """Everything a write route could change: the document row, its shares, notes,
+    passages (and their access columns), its file and its audit trail."""
+    document = state_of.document
+    return {
+        "document": Document.objects.filter(pk=document.pk).values().first(),
+        "shares": sorted(DocumentAccess.objects.filter(document=document).values_list("user_id", "permission")),
+        "notes": sorted(map(str, DocumentNote.objects.filter(document=document).values())),
+        "passages": sorted(map(str, Passage.objects.filter(source_kind="document", source_id=document.pk).values())),
+        "file": storage.path_for(document).read_bytes() if storage.path_for(document).exists() else None,
+        "audit": AuditEvent.objects.filter(target_id=str(document.pk)).count(),
+    }
+
+
+@pytest.mark.parametrize(("role", "route_name"), REFUSED_WRITES)
+def test_a_refused_write_leaves_every_row_unchanged(client_for, world, role, route_name):  # noqa: F811
+    """Every write the share matrix refuses (401, 403, 404): the document, its shares,
+    notes, passages, file and audit trail are exactly as before."""
+    who, _ = ROLES[role]
+    route = WRITE_ROUTES[route_name]
+    client = client_for(getattr(world, who) if who else None)
+    url = document_url(world.document, route.suffix)
+    if route.params:
+        url += f"?email={getattr(world, route.params).email}"
+    kwargs: dict[str, Any] = {"data": route.data(world), "format": "json"} if route.data is not None else {}
+    before = stored_state(world)
+
+    response = getattr(client, route.method)(url, **kwargs)
+
+    assert response.status_code in (401, 403, 404), response.content
+    assert stored_state(world) == before

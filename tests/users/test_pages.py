@@ -207,12 +207,12 @@ def test_incomplete_login_form_is_400(client):
     assert "This field is required." in text(response)
 
 
-def test_sixth_attempt_in_a_minute_is_refused(client, user):
+def test_sixth_attempt_in_a_minute_after_five_wrong_passwords_is_refused(client, user):
     for _ in range(5):
         assert sign_in(client, user.email, "not the password").status_code == 400
-    response = sign_in(client, user.email)  # even the right password
+    response = sign_in(client, user.email)  # even the right password, from this address
     assert response.status_code == 429
-    assert "Too many sign-in attempts" in text(response)
+    assert "Too many wrong passwords" in text(response)
     assert client.get(ME).status_code == 401
 
 

@@ -90,9 +90,9 @@ class Command(BaseCommand):
         python = sys.executable
         level = settings.LOG_LEVEL.lower()
         # django-structlog logs every request; daphne's own access log would repeat it.
+        # Never --proxy-headers: daphne would believe the leftmost X-Forwarded-For entry;
+        # Theo reads forwarded headers itself from trusted proxies only (core.proxies).
         daphne = [python, "-m", "daphne", "-b", options["host"], "-p", str(options["port"]), "--access-log", os.devnull]
-        if settings.BEHIND_PROXY:
-            daphne.append("--proxy-headers")
         children = [Child("web", [*daphne, "theo.asgi:application"])]
         if not options["no_worker"]:
             children.append(
