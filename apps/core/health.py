@@ -65,7 +65,7 @@ def check_redis() -> CheckResult | None:
 
 
 def check_celery_worker() -> CheckResult | None:
-    from theo.celery import app
+    from celery import current_app as app  # theo.celery's app; apps never import the project package
 
     # limit=1: return as soon as one worker answers instead of waiting out the timeout.
     replies = app.control.ping(timeout=1.0, limit=1)
