@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import environ
@@ -294,7 +295,7 @@ SIMPLE_JWT = {
 
 # --- REST API -----------------------------------------------------------------------
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.users.authentication.ApprovedJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",

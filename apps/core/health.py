@@ -59,7 +59,7 @@ def check_migrations() -> CheckResult | None:
 
 
 def check_redis() -> CheckResult | None:
-    client = caches["default"]._cache.get_client(write=True)  # Django's RedisCache -> redis-py client
+    client = caches["default"]._cache.get_client(write=True)  # type: ignore[attr-defined]  # RedisCache -> redis-py client
     client.ping()
     return None
 

@@ -64,7 +64,7 @@ def health_live(request: HttpRequest) -> JsonResponse:
 def health_ready(request: HttpRequest) -> JsonResponse:
     results = health.run_checks(ready_only=True)
     failing = {name: r.as_dict() for name, r in results.items() if r.status != health.OK}
-    body = {
+    body: dict[str, Any] = {
         "status": "ready" if not failing else "not_ready",
         "checks": {name: result.as_dict() for name, result in results.items()},
     }
