@@ -194,7 +194,7 @@ CACHES = {
     }
 }
 
-CHANNEL_LAYERS = {
+CHANNEL_LAYERS: dict[str, Any] = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
@@ -243,7 +243,7 @@ CELERY_TASK_ROUTES = {
 }
 WORKER_QUEUES = "celery,ingestion"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "flush-expired-jwt": {
         "task": "apps.users.tasks.flush_expired_tokens_task",
         "schedule": timedelta(days=1),
@@ -277,7 +277,7 @@ INITIAL_ADMIN_EMAIL = env("THEO_ADMIN_EMAIL", default="")
 INITIAL_ADMIN_PASSWORD = env("THEO_ADMIN_PASSWORD", default="")
 DEFAULT_MONTHLY_BUDGET_USD = env.float("THEO_DEFAULT_MONTHLY_BUDGET_USD", default=5.0)
 
-SIMPLE_JWT = {
+SIMPLE_JWT: dict[str, Any] = {
     "SIGNING_KEY": JWT_SIGNING_KEY,
     "ALGORITHM": "HS256",
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("THEO_JWT_ACCESS_MINUTES", default=15)),

@@ -30,7 +30,7 @@ def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             )
         )
     jwt_key = settings.SIMPLE_JWT["SIGNING_KEY"]
-    if _weak(str(jwt_key)):
+    if _weak(jwt_key):
         errors.append(
             Error(
                 "THEO_JWT_SIGNING_KEY is empty, too short or a default value.",
