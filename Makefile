@@ -5,6 +5,14 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# TORCH_INDEX_URL: where pip takes torch from, e.g. https://download.pytorch.org/whl/cpu for
+# the CPU build instead of the CUDA one (README "Installing without CUDA"). Unset: pip's default.
+TORCH_INDEX_URL ?=
+TORCH_PIN := $(shell grep -m1 '^torch==' requirements.txt)
+TORCH_FIRST := $(if $(TORCH_INDEX_URL),$(PIP) install --quiet --index-url $(TORCH_INDEX_URL) "$(TORCH_PIN)")
+# mypy's Django plugin imports theo.settings; placeholder URLs keep it from starting the
+# embedded PostgreSQL and Redis (nothing connects to them).
+LINT_ENV := DATABASE_URL=postgres://lint@/lint?host=/nonexistent REDIS_URL=redis://127.0.0.1:1/0
 
 .PHONY: run test bench lint format clean-venv stop
 
@@ -20,6 +28,8 @@ bench: $(VENV)/.dev-deps
 lint: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(LINT_ENV) $(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-logo
 
 format: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff format .
@@ -33,10 +43,12 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.runtime-deps: requirements.txt | $(VENV)/bin/python
+	$(TORCH_FIRST)
 	$(PIP) install --quiet -r requirements.txt
 	touch $@
 
 $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(TORCH_FIRST)
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime-deps $@
 

@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -496,7 +496,7 @@ class Result:
             self.concurrency.append(bisect.bisect_right(starts, sent) - bisect.bisect_left(ends, sent))
 
 
-def pct(values: list[float], q: float) -> float:
+def pct(values: Sequence[float], q: float) -> float:
     if not values:
         return math.nan
     ordered = sorted(values)
@@ -581,7 +581,7 @@ async def _measure(fake: Any, theo: Daphne, relay: Daphne, users: list[Any]) -> 
         saved, degraded = await sync_to_async(saved_answers)(streams)
         results["solo"].saved += saved
         results["solo"].degraded += degraded
-    runners = {
+    runners: dict[str, Callable[[list[Stream]], Awaitable[None]]] = {
         "direct": lambda streams: run_direct(streams, fake.base_url),
         "relay": lambda streams: run_websocket(streams, relay.port, lambda s: "/"),
         "theo": lambda streams: theo_round(streams, users[:STREAMS]),

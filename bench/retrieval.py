@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
@@ -47,7 +48,7 @@ def ensure_bibles() -> None:
     call_command("load_bibles")
 
 
-def evaluate(user: User, queries: list[dict], methods: list[str], **options: object) -> Scores:
+def evaluate(user: User, queries: list[dict], methods: list[str], **options: Any) -> Scores:
     hits, reciprocal_ranks = 0, 0.0
     started = time.perf_counter()
     for query in queries:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import environ
@@ -215,7 +216,7 @@ CACHES = {
     }
 }
 
-CHANNEL_LAYERS = {
+CHANNEL_LAYERS: dict[str, Any] = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
@@ -267,7 +268,7 @@ CELERY_TASK_ROUTES = {
 }
 WORKER_QUEUES = "celery,ingestion"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "flush-expired-jwt": {
         "task": "apps.users.tasks.flush_expired_tokens_task",
         "schedule": timedelta(days=1),
@@ -301,7 +302,7 @@ INITIAL_ADMIN_EMAIL = env("THEO_ADMIN_EMAIL", default="")
 INITIAL_ADMIN_PASSWORD = env("THEO_ADMIN_PASSWORD", default="")
 DEFAULT_MONTHLY_BUDGET_USD = env.float("THEO_DEFAULT_MONTHLY_BUDGET_USD", default=5.0)
 
-SIMPLE_JWT = {
+SIMPLE_JWT: dict[str, Any] = {
     "SIGNING_KEY": JWT_SIGNING_KEY,
     "ALGORITHM": "HS256",
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("THEO_JWT_ACCESS_MINUTES", default=15)),
@@ -319,7 +320,7 @@ SIMPLE_JWT = {
 
 # --- REST API -----------------------------------------------------------------------
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.users.authentication.ApprovedJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.chat import api as chat_api
@@ -10,7 +10,7 @@ from apps.knowledge import search_api
 from apps.users import views as user_views
 from apps.users.api_urls import admin_urlpatterns, auth_urlpatterns
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("auth/", include(auth_urlpatterns)),
     path("admin/users/", include(admin_urlpatterns)),
     path("audit/", AuditEventListView.as_view(), name="api-audit"),

@@ -27,8 +27,8 @@ class PersonaAdmin(admin.ModelAdmin):
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
-    fields = ["role", "content", "degraded", "status", "model", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["role", "content", "degraded", "status", "model", "created_at"]
+    fields = [*readonly_fields]
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -85,7 +85,7 @@ class AIUsageAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        response = super().changelist_view(request, extra_context)
+        response: Any = super().changelist_view(request, extra_context)  # a TemplateResponse when it lists
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:
             totals = changelist.queryset.aggregate(

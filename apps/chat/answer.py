@@ -199,7 +199,7 @@ def run_tool(prepared: Prepared, name: str, tool_input: dict[str, Any]) -> str:
         return _add_sources(prepared, passages) or "Nothing matched."
     if name == "lookup_scripture":
         translation = (
-            tool_input.get("translation") if tool_input.get("translation") in scripture.TRANSLATIONS else "web"
+            str(tool_input.get("translation")) if tool_input.get("translation") in scripture.TRANSLATIONS else "web"
         )
         try:
             passage = scripture.scripture_lookup(

@@ -29,6 +29,7 @@ from apps.core.errors import TheoError, ValidationFailed
 from apps.core.pagination import StandardPagination
 from apps.core.serializers import validated
 from apps.core.streaming import EventStreamAPIView, EventStreamRenderer, event_stream_response, sse_frame
+from apps.users.requests import AuthenticatedRequest
 
 
 def _persona(persona_id: Any) -> Persona | None:
@@ -147,7 +148,7 @@ class UsagePeriodSerializer(serializers.Serializer):
 
 
 class UsageUserSerializer(UsagePeriodSerializer):
-    period = None
+    period = None  # type: ignore[assignment]  # DRF: None removes an inherited field
     user_id = serializers.UUIDField()
     email = serializers.EmailField()
 
@@ -172,7 +173,7 @@ class UsageView(APIView):
     with a row per user."""
 
     @extend_schema(parameters=[UsageParams], responses=UsageResponseSerializer, summary="AI usage totals and budget")
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         params = validated(UsageParams, request.query_params)
         since = timezone.now() - timedelta(days=params["days"] - 1)
         since = since.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -185,7 +186,7 @@ class UsageView(APIView):
             "budget": {
                 "monthly_budget_usd": float(request.user.monthly_budget_usd),
                 "spent_this_month_usd": float(spent),
-                "remaining_usd": float(max(request.user.monthly_budget_usd - spent, 0)),
+                "remaining_usd": float(max(request.user.monthly_budget_usd - spent, Decimal(0))),
             },
             "results": selectors.usage_totals(usage=usage, period=params["period"], since=since),
         }

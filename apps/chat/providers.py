@@ -10,7 +10,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import anthropic
 from django.conf import settings
@@ -64,7 +64,7 @@ class ProviderFailed(Exception):
         self.message = message
 
 
-TOOLS = [
+TOOLS: list[anthropic.types.ToolParam] = [
     {
         "name": "search_library",
         "description": (
@@ -145,8 +145,8 @@ async def claude_stream(
             async with client.messages.stream(
                 model=settings.CHAT_MODEL,
                 max_tokens=settings.CHAT_MAX_OUTPUT_TOKENS,
-                system=system,
-                messages=messages,
+                system=cast("list[anthropic.types.TextBlockParam]", system),
+                messages=cast("list[anthropic.types.MessageParam]", messages),
                 tools=TOOLS,
                 tool_choice={"type": "none"} if last_round else {"type": "auto"},
             ) as stream:

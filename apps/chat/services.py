@@ -21,7 +21,7 @@ def effective_scope(*, user: Any, scope: str) -> str:
     return Conversation.Scope.BIBLE if user.is_guest else scope
 
 
-def _check_document(user: Any, document_id: uuid.UUID | None) -> None:
+def _check_document(user: Any, document_id: uuid.UUID | str | None) -> None:
     """A one-document conversation needs a document the user may read (checked through the
     passage index's access rule, so chat does not import documents)."""
     if document_id is None:
@@ -37,7 +37,7 @@ def conversation_create(
     title: str = "",
     persona: Persona | None = None,
     scope: str | None = None,
-    document_id: uuid.UUID | None = None,
+    document_id: uuid.UUID | str | None = None,
 ) -> Conversation:
     if persona is not None and not persona.is_active:
         raise ValidationFailed(details={"persona": ["This persona is not available."]})

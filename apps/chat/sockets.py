@@ -18,7 +18,7 @@ def _user_key(user_id: Any) -> str:
 
 
 def _client() -> Any:
-    return caches["default"]._cache.get_client(write=True)
+    return caches["default"]._cache.get_client(write=True)  # type: ignore[attr-defined]  # RedisCache._cache: not in stubs
 
 
 def socket_open(*, user_id: Any, channel_name: str, per_user: int, total: int) -> str:

@@ -20,6 +20,7 @@ from apps.chat.serializers import MessageSerializer
 from apps.core.errors import NotFound, TheoError
 from apps.knowledge.models import Passage
 from apps.knowledge.selectors import visible_passages
+from apps.users.requests import AuthenticatedHttpRequest
 
 SIDEBAR_SIZE = 50
 
@@ -36,7 +37,7 @@ def _readable_documents(user: Any) -> list[tuple[str, str]]:
     return [(str(source_id), title) for source_id, title in rows]
 
 
-def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+def _context(request: AuthenticatedHttpRequest, **extra: Any) -> dict[str, Any]:
     user = request.user
     scopes = [(value, label) for value, label in Conversation.Scope.choices]
     if user.is_guest:
@@ -51,14 +52,14 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 
 @login_required
-def chat_index(request: HttpRequest) -> HttpResponse:
+def chat_index(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "chat/index.html", _context(request))
 
 
 @login_required
 @require_POST
 def chat_new(request: HttpRequest) -> HttpResponse:
-    persona = selectors.personas_active().filter(pk=request.POST.get("persona") or None).first()
+    persona = selectors.personas_active().filter(pk=request.POST.get("persona") or None).first()  # type: ignore[misc]
     try:
         conversation = services.conversation_create(
             owner=request.user,
@@ -73,7 +74,7 @@ def chat_new(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def chat_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+def chat_detail(request: AuthenticatedHttpRequest, pk: Any) -> HttpResponse:
     try:
         conversation = selectors.conversation_get_for(user=request.user, pk=pk)
     except NotFound:
@@ -99,7 +100,7 @@ def chat_delete(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 @login_required
-def usage_page(request: HttpRequest) -> HttpResponse:
+def usage_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     since = (timezone.now() - timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
     days = selectors.usage_totals(usage=selectors.usage_visible_to(request.user), period="day", since=since)
     peak = max((float(day["cost_usd"]) for day in days), default=0) or 1

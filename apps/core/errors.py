@@ -166,7 +166,7 @@ def _drf_error(exc: drf.APIException) -> ApiError:
     if isinstance(exc, drf.PermissionDenied) and str(detail).startswith("CSRF Failed"):
         return ApiError(403, "csrf_failed", "CSRF check failed. Send the csrftoken cookie value as X-CSRFToken.")
     if isinstance(exc, drf.Throttled):
-        wait = math.ceil(exc.wait or 1)
+        wait = math.ceil(exc.wait or 1)  # type: ignore[attr-defined]  # set in __init__, not in the stubs
         return ApiError(
             429,
             "rate_limited",

@@ -9,7 +9,7 @@ import structlog
 
 def configure_logging(*, level: str, fmt: str) -> dict[str, Any]:
     """Configure structlog and return the stdlib LOGGING dict for settings."""
-    shared_processors = [
+    shared_processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,

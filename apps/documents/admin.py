@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -8,13 +10,15 @@ from django.utils.text import Truncator
 from apps.core.admin_actions import apply_to_each
 from apps.documents import services
 from apps.documents.models import Document, DocumentAccess, DocumentNote
+from apps.users.models import User
+from apps.users.requests import AuthenticatedHttpRequest
 
 
 class DocumentAccessInline(admin.TabularInline):
     model = DocumentAccess
     extra = 0
-    fields = ["user", "permission", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["user", "permission", "created_at"]
+    fields = [*readonly_fields]
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Document | None = None) -> bool:
@@ -72,21 +76,23 @@ class DocumentAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Document, form: object, change: bool) -> None:
         fresh = Document.objects.get(pk=obj.pk)
-        services.document_update(document=fresh, actor=request.user, title=obj.title, document_type=obj.document_type)
+        services.document_update(
+            document=fresh, actor=cast(User, request.user), title=obj.title, document_type=obj.document_type
+        )
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
-        services.document_delete(document=obj, actor=request.user)
+        services.document_delete(document=obj, actor=cast(User, request.user))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
         for document in queryset:
-            services.document_delete(document=document, actor=request.user)
+            services.document_delete(document=document, actor=cast(User, request.user))
 
     @admin.display(description="Failure reason")
     def failure(self, document: Document) -> str:
         return Truncator(document.failure_reason).chars(90)
 
     @admin.action(description="Reprocess selected documents")
-    def reprocess(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+    def reprocess(self, request: AuthenticatedHttpRequest, queryset: QuerySet[Document]) -> None:
         apply_to_each(
             request,
             queryset,

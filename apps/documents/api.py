@@ -36,8 +36,9 @@ from apps.documents.serializers import (
     ShareSerializer,
     UploadSerializer,
 )
+from apps.users.requests import AuthenticatedRequest
 
-CONTENT_TYPES = {
+CONTENT_TYPES: dict[str, str] = {
     Document.FileType.PDF: "application/pdf",
     Document.FileType.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     Document.FileType.HTML: "text/html; charset=utf-8",
@@ -84,7 +85,7 @@ class DocumentListView(APIView):
         return _paginated(request, self, documents, DocumentSerializer)
 
     @extend_schema(request=UploadSerializer, responses={202: DocumentSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = request.data  # parses the multipart body through the limited handler
         uploads.check_not_too_large(request._request)
         valid = validated(UploadSerializer, data)
@@ -110,7 +111,7 @@ class DocumentDetailView(APIView):
         return Response(DocumentSerializer(document, context={"request": request}).data)
 
     @extend_schema(request=DocumentUpdateSerializer, responses=DocumentSerializer)
-    def patch(self, request: Request, pk: Any) -> Response:
+    def patch(self, request: AuthenticatedRequest, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.EDIT)
         services.document_update(
             document=document, actor=request.user, **validated(DocumentUpdateSerializer, request.data)
@@ -118,7 +119,7 @@ class DocumentDetailView(APIView):
         return Response(DocumentSerializer(document, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, pk: Any) -> Response:
+    def delete(self, request: AuthenticatedRequest, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.OWNER)
         services.document_delete(document=document, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -161,7 +162,7 @@ class DocumentPassagesView(APIView):
 
 class DocumentReprocessView(APIView):
     @extend_schema(request=None, responses={202: DocumentSerializer})
-    def post(self, request: Request, pk: Any) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.EDIT)
         services.document_reprocess(document=document, actor=request.user)
         return Response(DocumentSerializer(document, context={"request": request}).data, status=202)
@@ -174,7 +175,7 @@ class DocumentSharesView(APIView):
         return _paginated(request, self, selectors.document_shares(document=document), ShareSerializer)
 
     @extend_schema(request=ShareCreateSerializer, responses={201: ShareSerializer})
-    def post(self, request: Request, pk: Any) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.OWNER)
         data = validated(ShareCreateSerializer, request.data)
         share = services.document_share(document=document, actor=request.user, **data)
@@ -185,7 +186,7 @@ class DocumentSharesView(APIView):
         parameters=[OpenApiParameter("email", str, description="Or give it in the body")],
         responses={204: None},
     )
-    def delete(self, request: Request, pk: Any) -> Response:
+    def delete(self, request: AuthenticatedRequest, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.OWNER)
         data = validated(ShareDeleteSerializer, request.data or request.query_params)
         services.document_unshare(document=document, actor=request.user, email=data["email"])
@@ -199,7 +200,7 @@ class DocumentNotesView(APIView):
         return _paginated(request, self, selectors.document_notes(document=document), NoteSerializer)
 
     @extend_schema(request=NoteCreateSerializer, responses={201: NoteSerializer})
-    def post(self, request: Request, pk: Any) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.EDIT)
         data = validated(NoteCreateSerializer, request.data)
         note = services.note_create(document=document, author=request.user, **data)

@@ -45,7 +45,9 @@ def extract_pdf(path: str) -> tuple[list[dict[str, Any]], bool]:
         reader = PdfReader(path, strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise ExtractionError("The PDF is encrypted. Upload a copy without a password.")
-        pages = [{"page": number, "text": _page_text(page)} for number, page in enumerate(reader.pages, start=1)]
+        pages: list[dict[str, Any]] = [
+            {"page": number, "text": _page_text(page)} for number, page in enumerate(reader.pages, start=1)
+        ]
     except ExtractionError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
@@ -159,7 +161,9 @@ def extract_docx(path: str) -> tuple[list[dict[str, Any]], bool]:
             _read_paragraph(block, pages)
         elif block.tag == f"{W}tbl":
             _read_table(block, pages)
-    result = [{"page": number, "text": "\n".join(parts)} for number, parts in sorted(pages.pages.items())]
+    result: list[dict[str, Any]] = [
+        {"page": number, "text": "\n".join(parts)} for number, parts in sorted(pages.pages.items())
+    ]
     if not any(p["text"].strip() for p in result):
         raise ExtractionError("No text found in the Word document.")
     return result, pages.breaks_seen

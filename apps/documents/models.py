@@ -9,6 +9,9 @@ from django.db import models
 class Document(models.Model):
     """An uploaded book, commentary, sermon or paper, and where Theo is in reading it."""
 
+    # Not a column: the reader's selectors.Access level, set on documents the selectors hand out.
+    access: int
+
     class DocumentType(models.TextChoices):
         BIBLICAL = "biblical", "Biblical (commentary, study of a text)"
         THEOLOGICAL = "theological", "Theological (doctrine, history, sermon)"

@@ -32,7 +32,7 @@ Stage = Document.Stage
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, RedisConnectionError)
 
 # Where each stage starts on the 0-100 progress bar.
-STAGE_START = {
+STAGE_START: dict[str, int] = {
     Stage.EXTRACT: 2,
     Stage.CHUNK: 15,
     Stage.EMBED: 20,

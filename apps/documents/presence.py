@@ -17,7 +17,7 @@ def _key(document_id: Any) -> str:
 
 
 def _client() -> Any:
-    return caches["default"]._cache.get_client(write=True)
+    return caches["default"]._cache.get_client(write=True)  # type: ignore[attr-defined]  # RedisCache._cache: not in stubs
 
 
 def _users(raw: dict[bytes, bytes]) -> list[PresenceUser]:

@@ -3,6 +3,7 @@ consumers (the document room, the SSE progress stream) share these definitions."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from asgiref.sync import async_to_sync
@@ -54,7 +55,7 @@ def is_final(event: ProgressEvent) -> bool:
     return event["status"] in ("completed", "failed")
 
 
-def broadcast(document_id: Any, event: dict[str, Any]) -> None:
+def broadcast(document_id: Any, event: Mapping[str, Any]) -> None:
     """Send an event to everyone following the document. The group message type
     "document.event" is what consumers handle; the payload is forwarded as is."""
     async_to_sync(get_channel_layer().group_send)(

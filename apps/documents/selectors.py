@@ -80,7 +80,7 @@ def document_get_for(*, user: Any, pk: Any, need: Access = Access.VIEW) -> Docum
     level = access_level(user, document)
     if level < need:
         raise PermissionDenied(NEEDS[need])
-    document.access = level  # type: ignore[attr-defined]
+    document.access = level
     return document
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from django.conf import settings
@@ -260,7 +260,7 @@ def document_unshare(*, document: Document, actor: User, email: str) -> None:
 
 # --- notes ----------------------------------------------------------------------------
 
-NOTE_REFERENCE_MAX = DocumentNote._meta.get_field("verse_reference").max_length
+NOTE_REFERENCE_MAX = cast(int, DocumentNote._meta.get_field("verse_reference").max_length)
 
 
 def note_create(

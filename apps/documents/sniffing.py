@@ -69,7 +69,7 @@ def _looks_like_text(head: bytes) -> bool:
     return control <= len(head) // 100
 
 
-def _sniff_zip(path: Path) -> str:
+def _sniff_zip(path: Path) -> FileType:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())

@@ -9,16 +9,20 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+if TYPE_CHECKING:
+    from apps.documents.models import Document
 
-def path_for(document) -> Path:
+
+def path_for(document: Document) -> Path:
     key = str(document.pk)
     return settings.DOCUMENTS_DIR / key[:2] / key
 
 
-def store(source: Path, document) -> Path:
+def store(source: Path, document: Document) -> Path:
     """Move (or copy) the uploaded temporary file into place, readable by Theo only."""
     target = path_for(document)
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -29,7 +33,7 @@ def store(source: Path, document) -> Path:
     return target
 
 
-def delete(document) -> None:
+def delete(document: Document) -> None:
     delete_path(path_for(document))
 
 

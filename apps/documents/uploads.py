@@ -51,7 +51,7 @@ class LimitedUploadHandler(TemporaryFileUploadHandler):
     def file_complete(self, file_size: int) -> Any:
         uploaded = super().file_complete(file_size)
         if uploaded is not None:
-            uploaded.sha256 = self.hasher.hexdigest()
+            uploaded.sha256 = self.hasher.hexdigest()  # type: ignore[attr-defined]  # read back by the upload view
         return uploaded
 
 

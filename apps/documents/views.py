@@ -17,12 +17,13 @@ from apps.documents import selectors
 from apps.documents.models import Document
 from apps.documents.selectors import Access
 from apps.documents.serializers import DocumentSerializer
+from apps.users.requests import AuthenticatedHttpRequest
 
 PAGE_SIZE = 20
 
 
 @login_required
-def document_list(request: HttpRequest) -> HttpResponse:
+def document_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     status = request.GET.get("status") or None
     if status not in Document.Status.values:
         status = None

@@ -121,7 +121,7 @@ class PassageAdmin(admin.ModelAdmin):
     list_filter = ["source_kind", "translation", "visibility"]
     search_fields = ["title", "reference"]
     show_full_result_count = False  # the Bibles alone are ~60,000 rows per translation
-    fields = [
+    readonly_fields = [
         "id",
         "source_kind",
         "source_id",
@@ -139,7 +139,7 @@ class PassageAdmin(admin.ModelAdmin):
         "embedding_model",
         "created_at",
     ]
-    readonly_fields = fields
+    fields = [*readonly_fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

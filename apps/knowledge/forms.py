@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -9,16 +9,16 @@ from apps.knowledge.services import BODY_MAX_CHARS, MAX_TAGS, SOURCE_MAX_CHARS, 
 
 Status = KnowledgeEntry.Status
 
-AUTHOR_CHOICES = [
+AUTHOR_CHOICES: list[tuple[str, str]] = [
     (Status.DRAFT, "Draft: only you (and staff) can read it"),
     (Status.SUBMITTED, "Submit for review: staff approve it for everyone"),
 ]
-STAFF_CHOICES = [
+STAFF_CHOICES: list[tuple[str, str]] = [
     (Status.DRAFT, "Draft"),
     (Status.SUBMITTED, "Submitted for review"),
     (Status.APPROVED, "Approved: every member can read and search it"),
 ]
-KEEP_CHOICES = {
+KEEP_CHOICES: dict[str, str] = {
     Status.APPROVED: "Keep approved (a changed title, text or source goes back for review)",
     Status.REJECTED: "Keep as rejected",
 }
@@ -65,4 +65,4 @@ class EntryForm(forms.Form):
         current = entry.status if entry is not None else None
         if current in KEEP_CHOICES and current not in dict(choices):
             choices.insert(0, (current, KEEP_CHOICES[current]))
-        self.fields["status"].choices = choices
+        cast(forms.ChoiceField, self.fields["status"]).choices = choices

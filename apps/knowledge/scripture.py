@@ -174,8 +174,10 @@ def parse_references(query: str) -> list[ScriptureReference]:
 
 
 def _unique(references: list[ScriptureReference]) -> list[ScriptureReference]:
-    seen: set[str] = set()
-    return [r for r in references if not (r.canonical in seen or seen.add(r.canonical))]
+    first: dict[str, ScriptureReference] = {}
+    for reference in references:
+        first.setdefault(reference.canonical, reference)
+    return list(first.values())
 
 
 def verse_ids_of(references: list[ScriptureReference]) -> list[int]:

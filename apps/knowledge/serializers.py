@@ -73,7 +73,9 @@ class EntryCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=TITLE_MAX_CHARS)
     body = serializers.CharField(max_length=BODY_MAX_CHARS)
     tags = tags_field()
-    source = serializers.CharField(max_length=SOURCE_MAX_CHARS, required=False, allow_blank=True)
+    source = serializers.CharField(  # type: ignore[assignment]  # a field named like Field.source
+        max_length=SOURCE_MAX_CHARS, required=False, allow_blank=True
+    )
     status = EntryStatusField(required=False, help_text=f"Default draft; {AUTHOR_STATUSES_HELP}")
 
 
@@ -81,7 +83,9 @@ class EntryUpdateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=TITLE_MAX_CHARS, required=False)
     body = serializers.CharField(max_length=BODY_MAX_CHARS, required=False)
     tags = tags_field()
-    source = serializers.CharField(max_length=SOURCE_MAX_CHARS, required=False, allow_blank=True)
+    source = serializers.CharField(  # type: ignore[assignment]  # a field named like Field.source
+        max_length=SOURCE_MAX_CHARS, required=False, allow_blank=True
+    )
     status = EntryStatusField(required=False, help_text=AUTHOR_STATUSES_HELP)
 
 

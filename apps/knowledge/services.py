@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -107,10 +107,10 @@ def passages_set_references(*, updates: dict[uuid.UUID, tuple[list[str], list[in
 # these services enforce it again, so the admin, the pages and the API share one rule.
 
 MAX_TAGS = 20
-TAG_MAX_CHARS = KnowledgeEntry._meta.get_field("tags").base_field.max_length
-TITLE_MAX_CHARS = KnowledgeEntry._meta.get_field("title").max_length
-SOURCE_MAX_CHARS = KnowledgeEntry._meta.get_field("source").max_length
-REASON_MAX_CHARS = KnowledgeEntry._meta.get_field("review_note").max_length
+TAG_MAX_CHARS = cast(int, KnowledgeEntry._meta.get_field("tags").base_field.max_length)
+TITLE_MAX_CHARS = cast(int, KnowledgeEntry._meta.get_field("title").max_length)
+SOURCE_MAX_CHARS = cast(int, KnowledgeEntry._meta.get_field("source").max_length)
+REASON_MAX_CHARS = cast(int, KnowledgeEntry._meta.get_field("review_note").max_length)
 BODY_MAX_CHARS = 100_000
 EDITABLE_FIELDS = ("title", "body", "tags", "source", "status")
 # Changing what a reviewer vouched for sends an approved entry back for review.

@@ -23,6 +23,7 @@ from apps.core.errors import NotFound, PermissionDenied, TheoError
 from apps.knowledge import scripture, selectors, services
 from apps.knowledge.forms import EntryForm
 from apps.knowledge.models import KnowledgeEntry
+from apps.users.requests import AuthenticatedHttpRequest
 
 PAGE_SIZE = 20
 SCRIPTURE_PAGE = "/scripture/"
@@ -96,7 +97,7 @@ def entry_index(request: HttpRequest) -> HttpResponse:
     entries = selectors.entries_list(user=request.user, tag=tag or None, status=status or None, q=q or None)
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     for entry in page.object_list:
-        entry.can_edit = selectors.entry_manageable_by(request.user, entry)  # type: ignore[attr-defined]
+        entry.can_edit = selectors.entry_manageable_by(request.user, entry)
     filters = {name: value for name, value in (("q", q), ("tag", tag), ("status", status)) if value}
     return render(
         request,
@@ -135,7 +136,7 @@ def entry_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def entry_create(request: HttpRequest) -> HttpResponse:
+def entry_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not selectors.can_write_knowledge(request.user):
         return _denied(request, GUESTS_DENIED if request.user.is_guest else WRITERS_ONLY)
     form = EntryForm(request.POST or None, user=request.user)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,6 +14,7 @@ from apps.core.admin_actions import apply_to_each, apply_with_reason
 from apps.core.errors import TheoError
 from apps.users import services
 from apps.users.models import User
+from apps.users.requests import AuthenticatedHttpRequest
 
 admin.site.site_header = "Theo administration"
 admin.site.site_title = "Theo admin"
@@ -66,7 +67,7 @@ class UserAdmin(admin.ModelAdmin):
         kwargs["form"] = UserChangeForm if obj is not None else UserCreationForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: User | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: User | None = None) -> list[Any]:
         if obj is None:
             return ["email", "display_name", "role", "password"]
         return [
@@ -91,7 +92,7 @@ class UserAdmin(admin.ModelAdmin):
                 fresh = User.objects.get(pk=obj.pk)
                 services.user_update(
                     user=fresh,
-                    actor=request.user,
+                    actor=cast(User, request.user),
                     role=data["role"],
                     monthly_budget_usd=data["monthly_budget_usd"],
                     display_name=data["display_name"],
@@ -103,7 +104,7 @@ class UserAdmin(admin.ModelAdmin):
                     password=data["password"],
                     display_name=data["display_name"],
                     role=data["role"],
-                    actor=request.user,
+                    actor=cast(User, request.user),
                     request=request,
                 )
                 obj.pk = created.pk
@@ -112,7 +113,7 @@ class UserAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         try:
-            services.user_delete(user=obj, actor=request.user, request=request)
+            services.user_delete(user=obj, actor=cast(User, request.user), request=request)
         except TheoError as exc:
             messages.error(request, exc.message)
 
@@ -120,12 +121,12 @@ class UserAdmin(admin.ModelAdmin):
         apply_to_each(
             request,
             queryset,
-            lambda u: services.user_delete(user=u, actor=request.user, request=request),
+            lambda u: services.user_delete(user=u, actor=cast(User, request.user), request=request),
             done="account(s) deleted",
         )
 
     @admin.action(description="Approve selected accounts")
-    def approve(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+    def approve(self, request: AuthenticatedHttpRequest, queryset: QuerySet[User]) -> None:
         apply_to_each(
             request,
             queryset,

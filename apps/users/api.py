@@ -18,6 +18,7 @@ from apps.core.permissions import IsStaff
 from apps.core.proxies import client_address
 from apps.core.serializers import validated
 from apps.users import selectors, services
+from apps.users.requests import AuthenticatedRequest
 from apps.users.serializers import (
     AdminUserSerializer,
     AdminUserUpdateSerializer,
@@ -87,7 +88,7 @@ class MeView(APIView):
         return Response(UserSerializer(request.user).data)
 
     @extend_schema(request=UserSerializer, responses=UserSerializer)
-    def patch(self, request: Request) -> Response:
+    def patch(self, request: AuthenticatedRequest) -> Response:
         serializer = UserSerializer(request.user, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         user = services.user_update(
@@ -132,7 +133,7 @@ class AdminUserDetailView(APIView):
         return Response(AdminUserSerializer(selectors.user_get(pk=pk)).data)
 
     @extend_schema(request=AdminUserUpdateSerializer, responses=AdminUserSerializer)
-    def patch(self, request: Request, pk: Any) -> Response:
+    def patch(self, request: AuthenticatedRequest, pk: Any) -> Response:
         user = selectors.user_get(pk=pk)
         data = validated(AdminUserUpdateSerializer, request.data)
         services.user_update(user=user, actor=request.user, request=request._request, **data)
@@ -143,7 +144,7 @@ class AdminUserApproveView(APIView):
     permission_classes = [IsStaff]
 
     @extend_schema(request=None, responses=AdminUserSerializer)
-    def post(self, request: Request, pk: Any) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: Any) -> Response:
         user = services.user_approve(user=selectors.user_get(pk=pk), actor=request.user, request=request._request)
         return Response(AdminUserSerializer(user).data)
 
@@ -152,7 +153,7 @@ class AdminUserDenyView(APIView):
     permission_classes = [IsStaff]
 
     @extend_schema(request=DenySerializer, responses=AdminUserSerializer)
-    def post(self, request: Request, pk: Any) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: Any) -> Response:
         user = selectors.user_get(pk=pk)
         data = validated(DenySerializer, request.data)
         services.user_deny(user=user, actor=request.user, reason=data["reason"], request=request._request)
@@ -163,7 +164,7 @@ class AdminUserSuspendView(APIView):
     permission_classes = [IsStaff]
 
     @extend_schema(request=ReasonSerializer, responses=AdminUserSerializer)
-    def post(self, request: Request, pk: Any) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: Any) -> Response:
         user = selectors.user_get(pk=pk)
         data = validated(ReasonSerializer, request.data)
         services.user_suspend(user=user, actor=request.user, reason=data.get("reason", ""), request=request._request)

@@ -50,5 +50,5 @@ def user_for_token(token: Token) -> User:
 
 
 class ApprovedJWTAuthentication(JWTAuthentication):
-    def get_user(self, validated_token: Token) -> User:
+    def get_user(self, validated_token: Token) -> User:  # type: ignore[override]  # simplejwt: an unbound TypeVar
         return user_for_token(validated_token)

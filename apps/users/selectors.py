@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.db.models import Q, QuerySet
 
 from apps.core.errors import NotFound, ValidationFailed
@@ -23,7 +25,7 @@ def users_list(*, status: str | None = None, role: str | None = None, q: str | N
     return users
 
 
-def user_get(*, pk: object) -> User:
+def user_get(*, pk: UUID | str) -> User:
     user = User.objects.filter(pk=pk).first()
     if user is None:
         raise NotFound("No such user.")

@@ -38,7 +38,7 @@ class InvalidCredentials(TheoError):
 class AccountNotApproved(PermissionDenied):
     """A correct password for an account that may not sign in (yet)."""
 
-    MESSAGES = {
+    MESSAGES: dict[str, str] = {
         User.Status.PENDING: "Your account is awaiting approval by a staff member.",
         User.Status.DENIED: "Your registration was denied.",
         User.Status.SUSPENDED: "Your account is suspended.",
@@ -196,7 +196,7 @@ def user_set_status(
     return user
 
 
-ACTION_FOR_STATUS = {
+ACTION_FOR_STATUS: dict[str, str] = {
     User.Status.APPROVED: "approve",
     User.Status.DENIED: "deny",
     User.Status.SUSPENDED: "suspend",
@@ -286,11 +286,11 @@ def user_sign_out(*, refresh_token: str, actor: User | None = None) -> None:
     from rest_framework_simplejwt.tokens import RefreshToken
 
     try:
-        token = RefreshToken(refresh_token)
+        token = RefreshToken(refresh_token)  # type: ignore[arg-type]  # simplejwt: str accepted, annotated Token
         token.blacklist()
     except TokenError as exc:
         raise InvalidToken(str(exc)) from exc
-    user = User.objects.filter(pk=token.payload.get("user_id")).first()
+    user = User.objects.filter(pk=token.payload.get("user_id")).first()  # type: ignore[misc]  # None: no row
     if user is not None:
         audit_record(actor=user, action="user.logout", target=user)
 

@@ -590,7 +590,7 @@ class FakeClaude:
         if self._server is None:
             raise RuntimeError("FakeClaude is not started")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     # --- the script
 

@@ -156,7 +156,9 @@ def test_pages(client: Any, make_user: Any) -> None:
     user = make_user()
     client.force_login(user)
     assert "Ask Theo" in client.get("/chat/").content.decode()
-    response = client.post("/chat/new/", {"scope": "bible", "persona": str(Persona.objects.first().pk)})
+    persona = Persona.objects.first()
+    assert persona is not None
+    response = client.post("/chat/new/", {"scope": "bible", "persona": str(persona.pk)})
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
     assert 'id="chat"' in page and "markdown.js" in page

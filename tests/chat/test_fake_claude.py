@@ -10,7 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, cast
 
 import anthropic
 import pytest
@@ -31,7 +31,7 @@ from tests.chat.fake_claude import (
 )
 
 MODEL = "claude-sonnet-4-6"
-HELLO = [{"role": "user", "content": "Hello"}]
+HELLO: list[anthropic.types.MessageParam] = [{"role": "user", "content": "Hello"}]
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_stream_is_the_real_event_sequence(fake_claude: FakeClaude, client: anth
     fake_claude.respond(text(["a", "b"]))
 
     response = client.messages.create(model=MODEL, max_tokens=10, messages=HELLO, stream=True)
-    events = list(response)
+    events: list[Any] = list(response)
 
     assert [e.type for e in events] == [
         "message_start",
@@ -131,7 +131,7 @@ async def test_async_streamed_text(fake_claude: FakeClaude, async_client: anthro
         final = await s.get_final_message()
 
     assert deltas == ["Grace ", "and ", "peace"]
-    assert final.content[0].text == "Grace and peace"
+    assert cast(TextBlock, final.content[0]).text == "Grace and peace"
     assert final.usage.cache_read_input_tokens == 5
 
 
@@ -213,7 +213,7 @@ def test_non_streaming_create(fake_claude: FakeClaude, client: anthropic.Anthrop
     assert reply.usage.cache_creation_input_tokens == 9
     assert tool_reply.stop_reason == "tool_use"
     assert tool_reply.content[1] == ToolUseBlock(
-        type="tool_use", id=tool_reply.content[1].id, name="lookup", input={"ref": "Rom 8:28"}
+        type="tool_use", id=cast(ToolUseBlock, tool_reply.content[1]).id, name="lookup", input={"ref": "Rom 8:28"}
     )
 
 
@@ -245,9 +245,9 @@ def test_http_errors_raise_the_sdk_exceptions(
 
     assert isinstance(caught.value, anthropic.APIStatusError)
     assert caught.value.status_code == status
-    assert caught.value.body["error"] == {"type": error_type, "message": "Nope"}
+    assert cast(dict[str, Any], caught.value.body)["error"] == {"type": error_type, "message": "Nope"}
     assert caught.value.type == error_type
-    assert caught.value.request_id.startswith("req_")
+    assert str(caught.value.request_id).startswith("req_")
 
 
 def test_rate_limit_error_carries_retry_after(fake_claude: FakeClaude, client: anthropic.Anthropic) -> None:
@@ -281,7 +281,7 @@ def test_error_event_mid_stream_raises_from_the_iterator(fake_claude: FakeClaude
     assert caught.value.body == {
         "type": "error",
         "error": {"type": "overloaded_error", "message": "Overloaded"},
-        "request_id": caught.value.body["request_id"],
+        "request_id": cast(dict[str, Any], caught.value.body)["request_id"],
     }
 
 

@@ -56,7 +56,7 @@ def test_weak_secret_key_is_theo_e001(production, secret_key):
     errors = check_secrets()
     assert ids(errors) == ["theo.E001"]
     assert "SECRET_KEY" in errors[0].msg
-    assert "SECRET_KEY" in errors[0].hint
+    assert "SECRET_KEY" in (errors[0].hint or "")
 
 
 @pytest.mark.parametrize("jwt_key", ["", "short", "django-insecure-" + secrets.token_urlsafe(40)])

@@ -105,7 +105,7 @@ async def open_stream(user: User, document: Document, **headers: str) -> tuple[A
     )
     assert response.status_code == 200, response.content
     assert response.streaming
-    return response, Frames(response.streaming_content)
+    return response, Frames(response.streaming_content)  # type: ignore[attr-defined]  # stubs: not on streaming
 
 
 async def broadcast(document: Document, event: dict[str, Any]) -> None:

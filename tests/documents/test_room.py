@@ -215,7 +215,7 @@ async def test_pipeline_progress_reaches_the_room(sockets, settings):
 
     await sync_to_async(pipeline.run, thread_sensitive=False)(document_id=str(document.pk))
 
-    events = []
+    events: list[dict[str, Any]] = []
     while not events or events[-1]["status"] != "completed":
         events.append(await next_of(communicator, "progress"))
     stages = [event["stage"] for event in events]

@@ -20,7 +20,7 @@ def test_text_upload_runs_through_the_pipeline(client_for, user, django_capture_
     assert document.status == "completed", document.failure_reason
     passages = Passage.objects.filter(source_id=doc_id)
     assert passages.count() > 1
-    assert "Romans 8:28-30" in passages.first().scripture_references
+    assert "Romans 8:28-30" in passages[0].scripture_references
     print(document.themes, document.stage_log)
 
 

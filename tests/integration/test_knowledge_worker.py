@@ -42,7 +42,7 @@ def test_an_entry_is_indexed_by_the_worker_and_found_once_approved(
     entry_id = response.json()["id"]
     passages = Passage.objects.filter(source_kind="knowledge", source_id=entry_id)
     wait_for(lambda: passages.filter(embedding_model=model_name()).exists(), "indexing the entry")
-    assert passages.first().verse_ids == [45008029, 45008030]
+    assert passages[0].verse_ids == [45008029, 45008030]
 
     def reader_finds_it() -> bool:
         results = client_for(reader).get("/api/v1/search/", {"q": word, "scope": "knowledge"}).json()["results"]

@@ -96,8 +96,8 @@ def test_bulk_reject_asks_for_a_reason_first(console):
     done = run_action(console, "reject", [entry], reason="Contradicts the source.", apply="1")
     assert done.status_code == 302
     assert "1 entry(ies) rejected." in messages_of(done)
-    entry.refresh_from_db()
-    assert entry.status == Status.REJECTED and entry.review_note == "Contradicts the source."
+    rejected = KnowledgeEntry.objects.get(pk=entry.pk)
+    assert rejected.status == Status.REJECTED and rejected.review_note == "Contradicts the source."
     passage.refresh_from_db()
     assert passage.visibility == Passage.Visibility.PRIVATE
 

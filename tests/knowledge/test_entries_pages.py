@@ -290,8 +290,8 @@ def test_staff_approve_and_reject_from_the_entry_page():
     missing_reason = client.post(page_of(entry, "reject/"), {"reason": " "})
     assert any("reason cannot be empty" in m for m in messages_of(missing_reason))
     client.post(page_of(entry, "reject/"), {"reason": "Off topic."})
-    entry.refresh_from_db()
-    assert entry.status == Status.REJECTED and entry.review_note == "Off topic."
+    rejected = KnowledgeEntry.objects.get(pk=entry.pk)
+    assert rejected.status == Status.REJECTED and rejected.review_note == "Off topic."
 
 
 def test_an_author_cannot_approve_their_own_entry_from_the_page():

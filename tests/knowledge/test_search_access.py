@@ -88,7 +88,7 @@ def test_unapproved_and_anonymous_see_nothing(make_user: Any) -> None:
     assert not visible_passages(AnonymousUser()).exists()
 
 
-def test_a_user_who_sees_few_passages_still_gets_k(make_user: Any) -> None:
+def test_a_user_who_sees_few_passages_still_gets_k(make_user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """300 passages of others lie nearer the query than the reader's own 15; the filtered
     vector query (HNSW iterative scan) must still return k of the reader's."""
     reader, other = make_user(), make_user()
@@ -122,11 +122,8 @@ def test_a_user_who_sees_few_passages_still_gets_k(make_user: Any) -> None:
 
     from apps.knowledge import search
 
-    original = search.embed_texts
-    search.embed_texts = lambda texts: np.array([query_direction / np.linalg.norm(query_direction)])
-    try:
-        hits = passages_search(user=reader, query="anything", scope="documents", k=10, methods=["vector"]).hits
-    finally:
-        search.embed_texts = original
+    unit_query = query_direction / np.linalg.norm(query_direction)
+    monkeypatch.setattr(search, "embed_texts", lambda texts: np.array([unit_query]))
+    hits = passages_search(user=reader, query="anything", scope="documents", k=10, methods=["vector"]).hits
     assert len(hits) == 10
     assert all(hit.passage.owner_id == reader.pk for hit in hits)

@@ -104,7 +104,7 @@ def test_ensure_initial_admin_is_race_safe(monkeypatch):
 
     assert errors == []
     assert len(results) == 2
-    assert all(result is not None for result in results)
+    assert results[0] is not None and results[1] is not None
     assert results[0].pk == results[1].pk
     admin = User.objects.get(email__iexact="founder@example.org")
     assert AuditEvent.objects.filter(action="user.create_initial_admin", target_id=str(admin.pk)).count() == 1

@@ -153,17 +153,17 @@ class Command(BaseCommand):
         return 0
 
     def _stop(self, children: list[Child], timeout: float) -> None:
-        running = [c for c in children if c.process and c.process.poll() is None]
-        for child in running:
-            child.process.send_signal(signal.SIGTERM)
+        running = [(c.name, c.process) for c in children if c.process and c.process.poll() is None]
+        for _name, process in running:
+            process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for child in running:
+        for name, process in running:
             try:
-                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.stderr.write(f"The {child.name} process did not stop in time; killing it.")
-                child.process.kill()
-                child.process.wait()
+                self.stderr.write(f"The {name} process did not stop in time; killing it.")
+                process.kill()
+                process.wait()
 
 
 def _release_database() -> None:
