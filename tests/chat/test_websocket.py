@@ -92,7 +92,7 @@ async def test_bad_frames_get_error_events(sockets: list, settings: Any) -> None
     owner = await make_user()
     socket = await open_socket(sockets, await make_conversation(owner), owner)
     await socket.send_to(text_data="not json")
-    assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "unknown_message"
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "invalid_json"
     await socket.send_json_to({"type": "message", "content": "x" * 200})
     assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "message_too_large"
     await socket.send_json_to({"type": "message", "content": "   "})
@@ -125,9 +125,9 @@ async def test_at_most_five_sockets_per_user(sockets: list, settings: Any) -> No
 async def test_a_global_cap_closes_with_try_again_later(sockets: list, settings: Any) -> None:
     owner = await make_user()
     conversation = await make_conversation(owner)
-    from apps.chat import sockets as registry
+    from apps.core import sockets as registry
 
-    open_now = await sync_to_async(lambda: registry._client().zcard(registry._ALL))()
+    open_now = await sync_to_async(registry.open_count)(route="chat")
     settings.CHAT_SOCKETS_TOTAL = open_now
     socket = await open_socket(sockets, conversation, owner)
     assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "too_many_connections"

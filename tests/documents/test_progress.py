@@ -283,7 +283,7 @@ async def test_heartbeats_keep_an_idle_stream_alive():
     owner = await make_user()
     document = await make_document(owner, status="processing", stage="embed", progress=50)
 
-    stream = progress.progress_stream(document.pk, heartbeat=0.2)
+    stream = progress.progress_stream(document.pk, user_id=owner.pk, heartbeat=0.2)
     frames = Frames(stream)
     try:
         name, data = await frames.next()

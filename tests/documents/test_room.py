@@ -95,7 +95,7 @@ async def test_a_reader_gets_who_is_here_then_the_current_progress(sockets):
     communicator = await open_socket(sockets, document, owner)
 
     presence = await communicator.receive_json_from(timeout=TIMEOUT)
-    assert presence == {"type": "presence", "document_id": str(document.pk), "users": [person(owner)]}
+    assert presence == {"type": "presence", "document_id": str(document.pk), "users": [person(owner)], "count": 1}
     current = await communicator.receive_json_from(timeout=TIMEOUT)
     assert current["type"] == "progress"
     assert current["document_id"] == str(document.pk)
