@@ -1,6 +1,6 @@
 """/ws/chat/<conversation_id>/: ask in a conversation and watch the answer stream.
 
-In: {"type": "message", "content": "..."}. Out: the events of chat.realtime (delta,
+In: {"type": "message", "content": "..."} (and {"type": "ping"}: pong). Out: the events of chat.realtime (delta,
 citations, done, error). Only the conversation's owner may connect (others: 4404). At most
 CHAT_SOCKETS_PER_USER sockets per user (1008) and CHAT_SOCKETS_TOTAL in all (1013).
 Each question is asked as the account and conversation are now (reloaded per message: a
@@ -58,7 +58,7 @@ class ChatConsumer(ApprovedUserConsumer):
 
     async def handle(self, content: dict[str, Any]) -> None:
         if content.get("type") != "message":
-            await self.send_json(realtime.error("unknown_message", self.expected))
+            await super().handle(content)  # {"type": "ping"} -> pong, anything else: unknown_message
             return
         if self.answering is not None and not self.answering.done():
             await self.send_json(realtime.error("busy", "Wait for the current answer to finish."))

@@ -58,9 +58,17 @@ class ApprovedUserConsumer(AsyncJsonWebsocketConsumer):
         self.user = self.scope.get("user")
         self.counted = False
         self.registered = False
+        self.in_user_group = False
         close_code = close_code_for(self.user)
         # Accept first: a close code can only be sent on an open socket.
         await self.accept()
+        if close_code is None:
+            # Follow the account's events, then read it again: a suspension or role change
+            # that commits while the socket opens is either read here or arrives as an event.
+            await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+            self.in_user_group = True
+            self.user = await current_user(self.user.pk)
+            close_code = close_code_for(self.user)
         if close_code is None:
             close_code = await self.admit()
         if close_code is None:
@@ -68,7 +76,6 @@ class ApprovedUserConsumer(AsyncJsonWebsocketConsumer):
         if close_code is not None:
             await self.close(code=close_code)
             return
-        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         WEBSOCKET_CONNECTIONS.labels(self.route).inc()
         self.counted = True
         await self.on_connected()
@@ -102,7 +109,9 @@ class ApprovedUserConsumer(AsyncJsonWebsocketConsumer):
         if self.counted:
             WEBSOCKET_CONNECTIONS.labels(self.route).dec()
             self.counted = False
-            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        if self.in_user_group:
+            self.in_user_group = False
+            await self.channel_layer.group_discard(user_group(self.scope["user"].pk), self.channel_name)
 
     # --- frames in ---------------------------------------------------------------------
 

@@ -160,7 +160,7 @@ async def test_events_sockets_are_capped_per_user(sockets, settings):
     assert refusal["type"] == "error" and refusal["code"] == "too_many_connections"
     assert await closed_with(third) == 1008
     # Someone else is not affected, and a closed socket frees its place.
-    assert json.loads((await (await open_socket(sockets, "/ws/events/", other)).receive_from()))["type"] == "hello"
+    assert (await (await open_socket(sockets, "/ws/events/", other)).receive_json_from(timeout=3))["type"] == "hello"
     await sockets[0].disconnect()
     fourth = await open_socket(sockets, "/ws/events/", user)
     assert (await fourth.receive_json_from(timeout=3))["type"] == "hello"
