@@ -2,7 +2,7 @@
 
 In: {"type": "message", "content": "..."} (and {"type": "ping"}: pong). Out: the events of chat.realtime (delta,
 citations, done, error). Only the conversation's owner may connect (others: 4404). At most
-CHAT_SOCKETS_PER_USER sockets per user (1008) and CHAT_SOCKETS_TOTAL in all (1013).
+CHAT_SOCKETS_PER_USER sockets per user (4008) and CHAT_SOCKETS_TOTAL in all (4013).
 Each question is asked as the account and conversation are now (reloaded per message: a
 role, budget or scope changed since the socket opened counts). An answer runs in a task
 of its own: closing the socket does not stop it, and the answer is saved (the page shows

@@ -15,8 +15,8 @@ from apps.users.models import User
 from apps.users.realtime import user_group
 from apps.users.websocket import (
     CLOSE_NOT_APPROVED,
-    CLOSE_POLICY_VIOLATION,
     CLOSE_RECONNECT,
+    CLOSE_TOO_MANY_SOCKETS,
     CLOSE_TRY_AGAIN_LATER,
     close_code_for,
 )
@@ -34,7 +34,7 @@ def current_user(user_id: Any) -> User | None:
 
 class ApprovedUserConsumer(AsyncJsonWebsocketConsumer):
     """Accepts approved users only (4401 anonymous, 4403 not approved), at most
-    `socket_limits` sockets of the route per user (1008) and in all (1013), and closes
+    `socket_limits` sockets of the route per user (4008) and in all (4013), and closes
     every socket of an account when it is suspended (4403) or its role or password
     changes (4000: reconnect).
 
@@ -98,7 +98,7 @@ class ApprovedUserConsumer(AsyncJsonWebsocketConsumer):
             self.registered = True
             return None
         await self.send_json(error_event("too_many_connections", self.refusals[refused]))
-        return CLOSE_TRY_AGAIN_LATER if refused == "total" else CLOSE_POLICY_VIOLATION
+        return CLOSE_TRY_AGAIN_LATER if refused == "total" else CLOSE_TOO_MANY_SOCKETS
 
     async def disconnect(self, code: int) -> None:
         if self.registered:

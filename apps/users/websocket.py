@@ -26,8 +26,10 @@ from apps.users.models import User
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_APPROVED = 4403
 CLOSE_RECONNECT = 4000  # the account's role or password changed: reconnect to get the new rights
-CLOSE_POLICY_VIOLATION = 1008  # too many sockets of this route for one user
-CLOSE_TRY_AGAIN_LATER = 1013  # the route's cap across all processes is reached
+# daphne (autobahn) lets an application close only with 1000 or 3000-4999: a 1008 or 1013
+# becomes a crash and 1011. So these mirror the standard codes in the 4000s.
+CLOSE_TOO_MANY_SOCKETS = 4008  # too many sockets of this route for one user (cf. 1008)
+CLOSE_TRY_AGAIN_LATER = 4013  # the route's cap across all processes is reached (cf. 1013)
 
 
 def close_code_for(user: Any) -> int | None:

@@ -120,7 +120,7 @@ async def test_at_most_five_sockets_per_user(sockets: list, settings: Any) -> No
     await open_socket(sockets, conversation, owner)
     third = await open_socket(sockets, conversation, owner)
     assert (await third.receive_json_from(timeout=TIMEOUT))["code"] == "too_many_connections"
-    assert await closed_with(third) == 1008
+    assert await closed_with(third) == 4008
 
 
 async def test_a_global_cap_closes_with_try_again_later(sockets: list, settings: Any) -> None:
@@ -132,7 +132,7 @@ async def test_a_global_cap_closes_with_try_again_later(sockets: list, settings:
     settings.CHAT_SOCKETS_TOTAL = open_now
     socket = await open_socket(sockets, conversation, owner)
     assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "too_many_connections"
-    assert await closed_with(socket) == 1013
+    assert await closed_with(socket) == 4013
 
 
 async def test_leaving_mid_answer_still_saves_it(sockets: list, claude_settings: Any) -> None:

@@ -400,7 +400,7 @@ async def test_room_sockets_are_capped_per_user_across_rooms(sockets, settings):
     await enter(sockets, second, owner)
     refused = await open_socket(sockets, third, owner)
     assert (await refused.receive_json_from(timeout=TIMEOUT))["code"] == "too_many_connections"
-    assert await closed_with(refused) == 1008
+    assert await closed_with(refused) == 4008
 
 
 async def test_room_sockets_have_a_cap_across_processes(sockets, settings):
@@ -411,7 +411,7 @@ async def test_room_sockets_have_a_cap_across_processes(sockets, settings):
     settings.ROOM_SOCKETS_TOTAL = await sync_to_async(registry.open_count)(route="documents")
     refused = await open_socket(sockets, document, owner)
     assert (await refused.receive_json_from(timeout=TIMEOUT))["code"] == "too_many_connections"
-    assert await closed_with(refused) == 1013
+    assert await closed_with(refused) == 4013
 
 
 # --- presence: bounded work per join, however full the room --------------------------------------

@@ -158,7 +158,7 @@ async def test_events_sockets_are_capped_per_user(sockets, settings):
     third = await open_socket(sockets, "/ws/events/", user)
     refusal = await third.receive_json_from(timeout=3)
     assert refusal["type"] == "error" and refusal["code"] == "too_many_connections"
-    assert await closed_with(third) == 1008
+    assert await closed_with(third) == 4008
     # Someone else is not affected, and a closed socket frees its place.
     assert (await (await open_socket(sockets, "/ws/events/", other)).receive_json_from(timeout=3))["type"] == "hello"
     await sockets[0].disconnect()
@@ -171,7 +171,7 @@ async def test_events_sockets_have_a_cap_across_processes(sockets, settings):
     settings.EVENTS_SOCKETS_TOTAL = await sync_to_async(registry.open_count)(route="events")
     socket = await open_socket(sockets, "/ws/events/", user)
     assert (await socket.receive_json_from(timeout=3))["code"] == "too_many_connections"
-    assert await closed_with(socket) == 1013
+    assert await closed_with(socket) == 4013
 
 
 # --- the rights a socket works with are the account's current ones ---------------------
