@@ -87,9 +87,9 @@ class DocumentRoomConsumer(ApprovedUserConsumer):
                 await self._broadcast({"type": "user.left", "user": self.me})
         await super().disconnect(code)
 
-    async def handle(self, content: dict[str, Any]) -> None:
-        if await self._still_allowed():
-            await super().handle(content)
+    async def refresh_user(self) -> bool:
+        """Before each message: the account as it is now, and still a reader here."""
+        return await self._still_allowed()
 
     async def _still_allowed(self) -> bool:
         close_code, deleted, user = await _may_stay(self.user.pk, self.document_id)
