@@ -96,6 +96,7 @@ class ApprovedUserConsumer(AsyncJsonWebsocketConsumer):
         )
         if not refused:
             self.registered = True
+            await sockets.keep_fresh()
             return None
         await self.send_json(error_event("too_many_connections", self.refusals[refused]))
         return CLOSE_TRY_AGAIN_LATER if refused == "total" else CLOSE_TOO_MANY_SOCKETS

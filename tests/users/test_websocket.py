@@ -5,6 +5,7 @@ account's current rights (closed on suspension, role and password changes)."""
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
 import pytest
@@ -222,3 +223,26 @@ async def test_a_message_from_an_account_suspended_by_any_route_closes_the_socke
     await sync_to_async(User.objects.filter(pk=user.pk).update)(status=User.Status.SUSPENDED)
     await communicator.send_json_to({"type": "ping"})
     assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+
+
+async def test_the_places_of_a_crashed_process_are_freed(sockets, settings):
+    """A process that dies cannot unregister its sockets; live processes refresh theirs, so
+    entries not refreshed for STALE_SECONDS stop counting."""
+    settings.EVENTS_SOCKETS_PER_USER = 1
+    user = await make_user()
+    client = await sync_to_async(registry._client)()
+    dead = {"specific.dead!channel": time.time() - registry.STALE_SECONDS - 1}
+    await sync_to_async(client.zadd)(registry._user_key("events", user.pk), dead)
+    await sync_to_async(client.zadd)(registry._total_key("events"), dead)
+    socket = await open_socket(sockets, "/ws/events/", user)
+    assert (await socket.receive_json_from(timeout=3))["type"] == "hello"
+
+    # This process's own sockets are kept alive by the refresh, however old they are.
+    registered = await sync_to_async(client.zrange)(registry._user_key("events", user.pk), 0, -1, withscores=True)
+    ((channel, _),) = registered
+    await sync_to_async(client.zadd)(registry._user_key("events", user.pk), {channel: 1.0})
+    assert await sync_to_async(registry.refresh_live)() >= 1
+    ((_, score),) = await sync_to_async(client.zrange)(registry._user_key("events", user.pk), 0, -1, withscores=True)
+    assert score > time.time() - 5
+    refused = await open_socket(sockets, "/ws/events/", user)
+    assert (await refused.receive_json_from(timeout=3))["code"] == "too_many_connections"
