@@ -95,6 +95,21 @@ async def test_sockets_refuse_who_may_not_connect(daphne_server: LiveServer) -> 
         await LiveSocket.open(f"{daphne_server.ws_url}/ws/events/?token={token(owner)}", origin="https://evil.example")
 
 
+async def test_a_signed_in_pages_session_cookie_opens_a_socket(daphne_server: LiveServer) -> None:
+    from django.conf import settings
+    from django.test import Client
+
+    user = await make_user()
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    socket = await LiveSocket.open(
+        f"{daphne_server.ws_url}/ws/events/", origin=daphne_server.origin, headers={"Cookie": cookie}
+    )
+    assert (await socket.receive_json())["user"]["id"] == str(user.pk)
+    await socket.close()
+
+
 # --- frames ---------------------------------------------------------------------------------------
 
 
