@@ -436,6 +436,12 @@ CHAT_MAX_TOOL_ROUNDS = 3
 CHAT_SOCKETS_PER_USER = env.int("THEO_CHAT_SOCKETS_PER_USER", default=5)
 CHAT_SOCKETS_TOTAL = env.int("THEO_CHAT_SOCKETS_TOTAL", default=1000)
 CHAT_MAX_FRAME_BYTES = env.int("THEO_CHAT_MAX_FRAME_BYTES", default=16384)
+# Other WebSockets (apps/core/sockets.py) and the SSE progress stream (apps/documents/progress.py).
+EVENTS_SOCKETS_PER_USER = env.int("THEO_EVENTS_SOCKETS_PER_USER", default=10)
+EVENTS_SOCKETS_TOTAL = env.int("THEO_EVENTS_SOCKETS_TOTAL", default=5000)
+ROOM_SOCKETS_PER_USER = env.int("THEO_ROOM_SOCKETS_PER_USER", default=20)
+ROOM_SOCKETS_TOTAL = env.int("THEO_ROOM_SOCKETS_TOTAL", default=5000)
+PROGRESS_STALL_SECONDS = env.int("THEO_PROGRESS_STALL_SECONDS", default=900)
 LLM_BREAKER_FAILURES = env.int("THEO_CLAUDE_BREAKER_FAILURES", default=5)
 LLM_BREAKER_RESET_SECONDS = env.int("THEO_CLAUDE_BREAKER_RESET_SECONDS", default=60)
 # USD per million tokens: input, output, cache write, cache read, by model-name prefix (the

@@ -146,11 +146,16 @@ class DocumentProgressView(EventStreamAPIView):
     renderer_classes = [EventStreamRenderer, renderers.JSONRenderer]
 
     @extend_schema(
-        responses={(200, "text/event-stream"): OpenApiResponse(description="stage*, progress*, completed|failed")}
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                description="stage*, progress*, then completed | failed | deleted | ended (access_revoked, "
+                "account_inactive, stalled)"
+            )
+        }
     )
     def get(self, request: Request, pk: Any) -> StreamingHttpResponse:
         document = document_get_for(user=request.user, pk=pk)
-        return event_stream_response(progress_stream(document.pk))
+        return event_stream_response(progress_stream(document.pk, user_id=request.user.pk))
 
 
 class DocumentPassagesView(APIView):

@@ -162,6 +162,25 @@ def _revoke_sign_ins(user: User) -> None:
     transaction.on_commit(lambda: realtime.send_account_revoked(user_id=user.pk))
 
 
+def _reconnect_sockets(user: User) -> None:
+    """Open WebSockets close (4000) once the change commits; clients reconnect and
+    authenticate again, so no socket goes on with the rights it connected with."""
+    user_id = user.pk
+    transaction.on_commit(lambda: realtime.send_account_revoked(user_id=user_id, reason="rights_changed"))
+
+
+def user_set_password(*, user: User, password: str, actor: User | None, request: HttpRequest | None = None) -> User:
+    """The one place a password changes (reset, profile, admin): validated, audited, and
+    the account's open sockets reconnect."""
+    _validate_password(password, user)
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        _reconnect_sockets(user)
+        audit_record(actor=actor, action="user.password_change", target=user, request=request)
+    return user
+
+
 def user_set_status(
     *, user: User, status: str, actor: User | None, reason: str = "", request: HttpRequest | None = None
 ) -> User:
@@ -247,6 +266,8 @@ def user_update(
             user.display_name = display_name.strip()[:150]
         if changes:
             user.save(update_fields=[*changes])
+            if "role" in changes:
+                _reconnect_sockets(user)
             audit_record(
                 actor=actor,
                 action="user.update",
@@ -277,7 +298,9 @@ def user_delete(*, user: User, actor: User, request: HttpRequest | None = None) 
     with transaction.atomic():
         guard_last_admin(user=user, new_role=User.Role.USER, new_status=User.Status.DENIED)
         audit_record(actor=actor, action="user.delete", target=user, data={"email": user.email}, request=request)
+        user_id = user.pk
         user.delete()
+        transaction.on_commit(lambda: realtime.send_account_revoked(user_id=user_id))
 
 
 def user_sign_out(*, refresh_token: str, actor: User | None = None) -> None:

@@ -139,7 +139,7 @@
       connection.className = "connection";
       if (closed.code === 4404) { connection.textContent = "This conversation is gone."; return; }
       if (closed.code === 4401 || closed.code === 4403) { connection.textContent = "Signed out."; return; }
-      if (closed.code === 1008 || closed.code === 1013) { connection.textContent = "Too many open chats."; return; }
+      if (closed.code === 4008 || closed.code === 4013) { connection.textContent = "Too many open chats."; return; }
       connection.textContent = "Reconnecting…";
       retry += 1;
       setTimeout(connect, Math.min(15000, 500 * Math.pow(2, retry)));

@@ -208,7 +208,7 @@
       }
     });
     socket.addEventListener("close", function (event) {
-      if (event.code === 4404 || event.code === 4403 || event.code === 4401) return;
+      if (event.code === 4404 || event.code === 4403 || event.code === 4401 || event.code === 4008) return;
       var delay = Math.min(30000, 1000 * Math.pow(2, attempt || 0));
       setTimeout(function () { connect((attempt || 0) + 1); }, delay);
     });

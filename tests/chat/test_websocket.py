@@ -15,6 +15,7 @@ from channels.testing import WebsocketCommunicator
 from apps.chat.models import Conversation, Message
 from apps.chat.services import conversation_create
 from apps.users.models import User
+from apps.users.services import user_update
 from tests.chat import fake_claude as fake
 from tests.knowledge.corpus import add_passages, marker
 from tests.users.factories import UserFactory
@@ -92,7 +93,7 @@ async def test_bad_frames_get_error_events(sockets: list, settings: Any) -> None
     owner = await make_user()
     socket = await open_socket(sockets, await make_conversation(owner), owner)
     await socket.send_to(text_data="not json")
-    assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "unknown_message"
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "invalid_json"
     await socket.send_json_to({"type": "message", "content": "x" * 200})
     assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "message_too_large"
     await socket.send_json_to({"type": "message", "content": "   "})
@@ -119,19 +120,19 @@ async def test_at_most_five_sockets_per_user(sockets: list, settings: Any) -> No
     await open_socket(sockets, conversation, owner)
     third = await open_socket(sockets, conversation, owner)
     assert (await third.receive_json_from(timeout=TIMEOUT))["code"] == "too_many_connections"
-    assert await closed_with(third) == 1008
+    assert await closed_with(third) == 4008
 
 
 async def test_a_global_cap_closes_with_try_again_later(sockets: list, settings: Any) -> None:
     owner = await make_user()
     conversation = await make_conversation(owner)
-    from apps.chat import sockets as registry
+    from apps.core import sockets as registry
 
-    open_now = await sync_to_async(lambda: registry._client().zcard(registry._ALL))()
+    open_now = await sync_to_async(registry.open_count)(route="chat")
     settings.CHAT_SOCKETS_TOTAL = open_now
     socket = await open_socket(sockets, conversation, owner)
     assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "too_many_connections"
-    assert await closed_with(socket) == 1013
+    assert await closed_with(socket) == 4013
 
 
 async def test_leaving_mid_answer_still_saves_it(sockets: list, claude_settings: Any) -> None:
@@ -162,3 +163,74 @@ async def test_guests_chat_with_the_bible_only(sockets: list, claude_settings: A
     (sent,) = claude_settings.requests
     sources = json.dumps(sent["body"]["system"])
     assert "Sermon on love" not in sources
+
+
+async def test_a_binary_frame_gets_an_error_event(sockets: list) -> None:
+    owner = await make_user()
+    socket = await open_socket(sockets, await make_conversation(owner), owner)
+    await socket.send_to(bytes_data=b"\x81\x00")
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "binary_not_supported"
+    await socket.send_json_to(["message"])
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "unknown_message"
+
+
+# --- each question is asked with the account's rights as they are now ----------------------
+
+
+async def test_a_user_demoted_to_guest_on_an_open_socket_is_held_to_the_bible(
+    sockets: list, claude_settings: Any
+) -> None:
+    """The role is changed without the services (which would close the socket): the next
+    question must still be asked as a guest."""
+    owner = await make_user()
+    conversation = await make_conversation(owner)
+    socket = await open_socket(sockets, conversation, owner)
+    await socket.send_json_to({"type": "message", "content": "What is love?"})
+    await events_until_done(socket)
+    await sync_to_async(User.objects.filter(pk=owner.pk).update)(role=User.Role.GUEST)
+    await socket.send_json_to({"type": "message", "content": "What is love?"})
+    await events_until_done(socket)
+    as_user, as_guest = (json.dumps(request["body"]["system"]) for request in claude_settings.requests)
+    assert "Sermon on love" in as_user
+    assert "Sermon on love" not in as_guest
+
+
+async def test_a_budget_set_to_zero_counts_on_an_open_socket(sockets: list, claude_settings: Any) -> None:
+    owner = await make_user()
+    socket = await open_socket(sockets, await make_conversation(owner), owner)
+    await socket.send_json_to({"type": "message", "content": "What is love?"})
+    assert (await events_until_done(socket))[-1]["degraded"] is False
+    await sync_to_async(User.objects.filter(pk=owner.pk).update)(monthly_budget_usd=0)
+    await socket.send_json_to({"type": "message", "content": "And patience?"})
+    done = (await events_until_done(socket))[-1]
+    assert done["degraded"] is True and done["degraded_reason"] == "budget_exceeded"
+    assert len(claude_settings.requests) == 1  # Claude was not asked the second time
+
+
+async def test_a_question_from_an_account_suspended_meanwhile_is_not_answered(sockets: list) -> None:
+    owner = await make_user()
+    conversation = await make_conversation(owner)
+    socket = await open_socket(sockets, conversation, owner)
+    await sync_to_async(User.objects.filter(pk=owner.pk).update)(status=User.Status.SUSPENDED)
+    await socket.send_json_to({"type": "message", "content": "What is love?"})
+    assert await closed_with(socket) == 4403
+    assert not await sync_to_async(Message.objects.filter(conversation=conversation).exists)()
+
+
+async def test_a_role_change_closes_chat_sockets_to_reconnect(sockets: list) -> None:
+    owner = await make_user()
+    admin = await make_user(role=User.Role.ADMIN)
+    socket = await open_socket(sockets, await make_conversation(owner), owner)
+    await socket.send_json_to({"type": "ping"})  # answered once the socket is fully set up
+    assert await socket.receive_json_from(timeout=TIMEOUT) == {"type": "pong"}
+    await sync_to_async(user_update)(user=owner, actor=admin, role=User.Role.GUEST)
+    assert await closed_with(socket) == 4000
+
+
+async def test_a_conversation_deleted_meanwhile_closes_the_socket(sockets: list) -> None:
+    owner = await make_user()
+    conversation = await make_conversation(owner)
+    socket = await open_socket(sockets, conversation, owner)
+    await sync_to_async(Conversation.objects.filter(pk=conversation.pk).delete)()
+    await socket.send_json_to({"type": "message", "content": "Still there?"})
+    assert await closed_with(socket) == 4404

@@ -1,5 +1,6 @@
 """The progress stream, GET /api/v1/documents/{id}/progress/ (SSE): replay, live events,
-the final event, heartbeats, access."""
+the final event, heartbeats, access, and the end of a stream whose reader lost access or
+whose document does not move."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from django.test import AsyncClient
 from django.utils import timezone
 
 from apps.documents import pipeline, progress, realtime
-from apps.documents.models import Document
+from apps.documents.models import Document, DocumentAccess
 from apps.users.models import User
 from tests.documents import files
 from tests.documents.factories import DocumentFactory
@@ -262,6 +263,7 @@ async def test_the_real_pipeline_streams_every_stage_then_completes(settings):
         await worker
     assert await frames.ended()
 
+    events = [(name, data) for name, data in events if name != "comment"]  # a heartbeat while the model loads
     names = [name for name, _ in events]
     assert set(names[:-1]) == {"progress"}
     stages = [data["stage"] for _, data in events]
@@ -283,7 +285,7 @@ async def test_heartbeats_keep_an_idle_stream_alive():
     owner = await make_user()
     document = await make_document(owner, status="processing", stage="embed", progress=50)
 
-    stream = progress.progress_stream(document.pk, heartbeat=0.2)
+    stream = progress.progress_stream(document.pk, user_id=owner.pk, heartbeat=0.2)
     frames = Frames(stream)
     try:
         name, data = await frames.next()
@@ -347,3 +349,117 @@ async def test_a_sharee_may_follow_progress():
     _response, frames = await open_stream(reader, document)
 
     assert (await frames.until("completed"))[-1][1]["status"] == "completed"
+
+
+# --- the stream ends when the reader's right to it does, or when nothing moves ----------------
+
+
+async def shared_with(document: Document, reader: User) -> None:
+    from apps.documents.services import document_share
+
+    await sync_to_async(document_share)(document=document, actor=document.owner, email=reader.email, permission="view")
+
+
+async def test_unsharing_ends_a_sharees_stream_at_once():
+    from apps.documents.services import document_unshare
+
+    owner, reader = await make_user(), await make_user()
+    document = await make_document(owner, status="processing", stage="embed", progress=30)
+    await shared_with(document, reader)
+    _response, frames = await open_stream(reader, document)
+    assert (await frames.next())[0] == "progress"
+
+    await sync_to_async(document_unshare)(document=document, actor=owner, email=reader.email)
+
+    name, data = await frames.next(timeout=3)  # long before the 15 s re-check
+    assert name == "ended"
+    assert data["reason"] == "access_revoked" and data["message"] and data["document_id"] == str(document.pk)
+    assert await frames.ended()
+
+
+async def test_suspension_ends_the_accounts_streams_at_once():
+    from apps.users.services import user_suspend
+
+    owner = await make_user()
+    admin = await make_user(role=User.Role.ADMIN)
+    document = await make_document(owner, status="processing", stage="embed", progress=30)
+    _response, frames = await open_stream(owner, document)
+    assert (await frames.next())[0] == "progress"
+
+    await sync_to_async(user_suspend)(user=owner, actor=admin, reason="Spam")
+
+    name, data = await frames.next(timeout=3)
+    assert (name, data["reason"]) == ("ended", "account_inactive")
+    assert await frames.ended()
+
+
+async def test_a_share_removed_without_a_broadcast_ends_the_stream_at_the_next_recheck():
+    owner, reader = await make_user(), await make_user()
+    document = await make_document(owner, status="processing", stage="embed", progress=30)
+    await shared_with(document, reader)
+    frames = Frames(progress.progress_stream(document.pk, user_id=reader.pk, recheck=0.3))
+    try:
+        assert (await frames.next())[0] == "progress"
+        await sync_to_async(DocumentAccess.objects.filter(document=document, user=reader).delete)()
+        events = await frames.until("ended", timeout=3)
+        assert events[-1][1]["reason"] == "access_revoked"
+        assert await frames.ended()
+    finally:
+        await frames.close()
+
+
+async def test_a_busy_stream_is_rechecked_too():
+    """Events arriving faster than the re-check interval do not postpone the re-check."""
+    owner, reader = await make_user(), await make_user()
+    document = await make_document(owner, status="processing", stage="embed", progress=1)
+    await shared_with(document, reader)
+    frames = Frames(progress.progress_stream(document.pk, user_id=reader.pk, recheck=0.5))
+    try:
+        assert (await frames.next())[0] == "progress"
+        await sync_to_async(DocumentAccess.objects.filter(document=document, user=reader).delete)()
+        seen = []
+        for percent in range(2, 60):
+            await broadcast(document, progress_of(document, progress=percent))
+            name, _data = await frames.next()
+            seen.append(name)
+            if name == "ended":
+                break
+            await asyncio.sleep(0.05)
+        assert seen[-1] == "ended" and len(seen) < 30
+    finally:
+        await frames.close()
+
+
+async def test_a_document_that_makes_no_progress_ends_the_stream_with_stalled():
+    owner = await make_user()
+    document = await make_document(owner, status="processing", stage="embed", progress=50)
+    frames = Frames(progress.progress_stream(document.pk, user_id=owner.pk, heartbeat=0.2, stall=1.0))
+    try:
+        assert (await frames.next())[0] == "progress"
+        await asyncio.sleep(0.6)
+        await broadcast(document, progress_of(document, progress=55))  # progress resets the clock
+        events = await frames.until("progress")
+        started = asyncio.get_running_loop().time()
+        events = await frames.until("ended", timeout=3)
+        assert asyncio.get_running_loop().time() - started >= 0.8
+        assert {name for name, _ in events[:-1]} == {"comment"}  # heartbeats until then
+        assert events[-1][1]["reason"] == "stalled" and "no progress" in events[-1][1]["message"]
+        assert await frames.ended()
+    finally:
+        await frames.close()
+
+
+async def test_progress_written_without_a_broadcast_is_picked_up_from_the_row():
+    owner = await make_user()
+    document = await make_document(owner, status="processing", stage="embed", progress=50)
+    frames = Frames(progress.progress_stream(document.pk, user_id=owner.pk, recheck=0.3))
+    try:
+        assert (await frames.next())[0] == "progress"
+        await sync_to_async(Document.objects.filter(pk=document.pk).update)(
+            status="completed", stage="done", progress=100
+        )
+        name, data = await frames.next(timeout=3)
+        assert (name, data["progress"]) == ("completed", 100)
+        assert await frames.ended()
+    finally:
+        await frames.close()

@@ -10,8 +10,8 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework.test import APIClient
 
-from apps.documents import pipeline, services
-from apps.documents.models import Document
+from apps.documents import pipeline, presence, services
+from apps.documents.models import Document, DocumentAccess
 from apps.users.models import User
 from tests.documents import files
 from tests.documents.factories import DocumentFactory
@@ -95,7 +95,7 @@ async def test_a_reader_gets_who_is_here_then_the_current_progress(sockets):
     communicator = await open_socket(sockets, document, owner)
 
     presence = await communicator.receive_json_from(timeout=TIMEOUT)
-    assert presence == {"type": "presence", "document_id": str(document.pk), "users": [person(owner)]}
+    assert presence == {"type": "presence", "document_id": str(document.pk), "users": [person(owner)], "count": 1}
     current = await communicator.receive_json_from(timeout=TIMEOUT)
     assert current["type"] == "progress"
     assert current["document_id"] == str(document.pk)
@@ -328,3 +328,120 @@ async def test_deleting_the_document_tells_the_room_and_closes_it(sockets):
             "type": "websocket.close",
             "code": CLOSE_NOT_FOUND,
         }
+
+
+# --- access is checked again for every event and message ---------------------------------------
+
+
+@sync_to_async
+def note_by(document: Document, author: User, body: str) -> None:
+    services.note_create(document=document, author=author, body=body)
+
+
+async def test_a_share_removed_by_any_route_stops_the_rooms_events_at_once(sockets):
+    """The admin (or a cascade) deletes the share row without the service's broadcast: the
+    next event the room sends is not delivered to the former sharee, who is closed."""
+    owner = await make_user()
+    reader = await make_user()
+    document = await make_document(owner)
+    await share(document, reader)
+    owner_socket = await enter(sockets, document, owner)
+    reader_socket = await enter(sockets, document, reader)
+    assert await next_of(owner_socket, "user.joined") == {"type": "user.joined", "user": person(reader)}
+
+    await sync_to_async(DocumentAccess.objects.filter(document=document, user=reader).delete)()
+    await note_by(document, owner, "For the owner's eyes now.")
+
+    assert (await next_of(owner_socket, "note.created"))["note"]["body"] == "For the owner's eyes now."
+    assert await closed_with(reader_socket) == CLOSE_NOT_FOUND  # and no note.created before it
+
+
+async def test_a_ping_from_a_former_sharee_closes_the_socket(sockets):
+    owner = await make_user()
+    reader = await make_user()
+    document = await make_document(owner)
+    await share(document, reader)
+    reader_socket = await enter(sockets, document, reader)
+    await sync_to_async(DocumentAccess.objects.filter(document=document, user=reader).delete)()
+    await reader_socket.send_json_to({"type": "ping"})
+    assert await reader_socket.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
+
+
+async def test_a_reader_suspended_by_any_route_hears_nothing_more(sockets):
+    owner = await make_user()
+    reader = await make_user()
+    document = await make_document(owner)
+    await share(document, reader)
+    reader_socket = await enter(sockets, document, reader)
+    await sync_to_async(User.objects.filter(pk=reader.pk).update)(status=User.Status.SUSPENDED)
+    await note_by(document, owner, "Not for a suspended account.")
+    assert await reader_socket.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": 4403}
+
+
+# --- frames and caps ------------------------------------------------------------------------------
+
+
+async def test_a_binary_frame_gets_an_error_event(sockets):
+    owner = await make_user()
+    communicator = await enter(sockets, await make_document(owner), owner)
+    await communicator.send_to(bytes_data=b"\xff\xfe")
+    assert (await next_of(communicator, "error"))["code"] == "binary_not_supported"
+    await communicator.send_to(text_data="{not json")
+    assert (await next_of(communicator, "error"))["code"] == "invalid_json"
+    await communicator.send_json_to({"type": "ping"})
+    assert await next_of(communicator, "pong") == {"type": "pong"}
+
+
+async def test_room_sockets_are_capped_per_user_across_rooms(sockets, settings):
+    settings.ROOM_SOCKETS_PER_USER = 2
+    owner = await make_user()
+    first, second, third = [await make_document(owner) for _ in range(3)]
+    await enter(sockets, first, owner)
+    await enter(sockets, second, owner)
+    refused = await open_socket(sockets, third, owner)
+    assert (await refused.receive_json_from(timeout=TIMEOUT))["code"] == "too_many_connections"
+    assert await closed_with(refused) == 4008
+
+
+async def test_room_sockets_have_a_cap_across_processes(sockets, settings):
+    from apps.core import sockets as registry
+
+    owner = await make_user()
+    document = await make_document(owner)
+    settings.ROOM_SOCKETS_TOTAL = await sync_to_async(registry.open_count)(route="documents")
+    refused = await open_socket(sockets, document, owner)
+    assert (await refused.receive_json_from(timeout=TIMEOUT))["code"] == "too_many_connections"
+    assert await closed_with(refused) == 4013
+
+
+# --- presence: bounded work per join, however full the room --------------------------------------
+
+
+async def test_a_full_room_sends_a_bounded_list_and_the_count(sockets, monkeypatch):
+    monkeypatch.setattr(presence, "LIST_MAX", 2)
+    owner = await make_user(display_name="Owner")
+    document = await make_document(owner)
+    readers = [await make_user(display_name=f"Reader {n}") for n in range(3)]
+    for reader in readers:
+        await share(document, reader)
+    await enter(sockets, document, owner)
+    await enter(sockets, document, readers[0])
+    await enter(sockets, document, readers[1])
+    last = await open_socket(sockets, document, readers[2])
+    welcome = await last.receive_json_from(timeout=TIMEOUT)
+    assert welcome["count"] == 4
+    assert welcome["users"] == [person(owner), person(readers[0])]  # the first arrivals, by name
+
+
+def test_presence_counts_connections_not_calls():
+    document_id = uuid.uuid4()
+    me = {"id": "u1", "display_name": "Me"}
+    other = {"id": "u2", "display_name": "Other"}
+    assert presence.join(document_id, "tab-1", me) == ([me], 1, True)
+    assert presence.join(document_id, "tab-1", me) == ([me], 1, False)  # the same connection again
+    assert presence.join(document_id, "tab-2", me) == ([me], 1, False)
+    assert presence.join(document_id, "other-1", other) == ([me, other], 2, True)
+    assert presence.leave(document_id, "tab-1", "u1") is False
+    assert presence.leave(document_id, "tab-1", "u1") is False  # a second leave of one tab counts once
+    assert presence.leave(document_id, "tab-2", "u1") is True
+    assert presence.join(document_id, "other-2", other) == ([other], 1, False)

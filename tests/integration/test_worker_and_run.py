@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from apps.users.models import User
-from tests.integration.conftest import log_tail, stop_process, subprocess_env
+from tests.integration.conftest import free_port, log_tail, stop_process, subprocess_env
 from tests.users.factories import UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -69,12 +68,6 @@ def test_worker_runs_the_token_flush_task(celery_worker):
 
 
 # --- manage.py run ------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def http(url: str, data: dict | None = None, timeout: float = 5) -> tuple[int, Message, bytes]:

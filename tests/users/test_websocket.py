@@ -1,8 +1,12 @@
-"""WebSocket sign-in: session cookie or ?token=; anonymous 4401, not approved 4403."""
+"""WebSocket sign-in (session cookie or ?token=; anonymous 4401, not approved 4403), the
+frames every socket refuses cleanly, the /ws/events/ caps, and sockets that follow the
+account's current rights (closed on suspension, role and password changes)."""
 
 from __future__ import annotations
 
 import json
+import time
+from decimal import Decimal
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -11,9 +15,11 @@ from django.conf import settings
 from django.db import connections
 from rest_framework_simplejwt.tokens import AccessToken
 
+from apps.core import sockets as registry
 from apps.users.models import User
-from apps.users.services import user_suspend
+from apps.users.services import user_delete, user_set_password, user_suspend, user_update
 from tests.users.factories import UserFactory
+from tests.websockets import closed_with, open_socket
 from theo.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,3 +115,134 @@ async def test_foreign_origin_is_rejected():
     )
     connected, _ = await communicator.connect()
     assert not connected
+
+
+# --- frames that are not JSON objects: an error event, never a crash (1011) ---------------
+
+
+async def welcomed(user: User) -> WebsocketCommunicator:
+    communicator, message = await connect(f"/ws/events/?token={AccessToken.for_user(user)}")
+    assert json.loads(message["text"])["type"] == "hello"
+    return communicator
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"bytes_data": b"\x00\x01binary"}, "binary_not_supported"),
+        ({"text_data": "not json"}, "invalid_json"),
+        ({"text_data": "[1, 2]"}, "unknown_message"),
+        ({"text_data": '"ping"'}, "unknown_message"),
+        ({"text_data": json.dumps({"type": "ping", "pad": "x" * 5000})}, "message_too_large"),
+        ({"text_data": json.dumps({"type": "shout"})}, "unknown_message"),
+    ],
+    ids=["binary", "not-json", "array", "string", "too-large", "unknown-type"],
+)
+async def test_a_bad_frame_gets_an_error_event_and_the_socket_stays_open(frame, code):
+    communicator = await welcomed(await make_user())
+    await communicator.send_to(**frame)
+    error = await communicator.receive_json_from(timeout=3)
+    assert error["type"] == "error" and error["code"] == code and error["message"]
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=3) == {"type": "pong"}
+    await communicator.disconnect()
+
+
+# --- caps ------------------------------------------------------------------------------
+
+
+async def test_events_sockets_are_capped_per_user(sockets, settings):
+    settings.EVENTS_SOCKETS_PER_USER = 2
+    user, other = await make_user(), await make_user()
+    for _ in range(2):
+        await open_socket(sockets, "/ws/events/", user)
+    third = await open_socket(sockets, "/ws/events/", user)
+    refusal = await third.receive_json_from(timeout=3)
+    assert refusal["type"] == "error" and refusal["code"] == "too_many_connections"
+    assert await closed_with(third) == 4008
+    # Someone else is not affected, and a closed socket frees its place.
+    assert (await (await open_socket(sockets, "/ws/events/", other)).receive_json_from(timeout=3))["type"] == "hello"
+    await sockets[0].disconnect()
+    fourth = await open_socket(sockets, "/ws/events/", user)
+    assert (await fourth.receive_json_from(timeout=3))["type"] == "hello"
+
+
+async def test_events_sockets_have_a_cap_across_processes(sockets, settings):
+    user = await make_user()
+    settings.EVENTS_SOCKETS_TOTAL = await sync_to_async(registry.open_count)(route="events")
+    socket = await open_socket(sockets, "/ws/events/", user)
+    assert (await socket.receive_json_from(timeout=3))["code"] == "too_many_connections"
+    assert await closed_with(socket) == 4013
+
+
+# --- the rights a socket works with are the account's current ones ---------------------
+
+
+async def test_a_role_change_closes_the_accounts_sockets_to_reconnect():
+    user = await make_user(role=User.Role.GUEST)
+    admin = await make_user(role=User.Role.ADMIN)
+    communicator = await welcomed(user)
+    await sync_to_async(user_update)(user=user, actor=admin, role=User.Role.USER)
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4000}
+    again = await welcomed(user)  # the reconnect says who the account is now
+    await again.disconnect()
+
+
+async def test_a_budget_change_does_not_close_sockets():
+    user = await make_user()
+    admin = await make_user(role=User.Role.ADMIN)
+    communicator = await welcomed(user)
+    await sync_to_async(user_update)(user=user, actor=admin, monthly_budget_usd=Decimal("0"))
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=3) == {"type": "pong"}
+    await communicator.disconnect()
+
+
+async def test_a_password_change_closes_sockets_and_the_old_token_no_longer_connects():
+    user = await make_user()
+    old_token = AccessToken.for_user(user)
+    communicator, _ = await connect(f"/ws/events/?token={old_token}")
+    await sync_to_async(user_set_password)(user=user, password="a new long passphrase 42", actor=user)
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4000}
+    _again, message = await connect(f"/ws/events/?token={old_token}")
+    assert message == {"type": "websocket.close", "code": 4401}
+
+
+async def test_deleting_an_account_closes_its_sockets():
+    user = await make_user()
+    admin = await make_user(role=User.Role.ADMIN)
+    communicator = await welcomed(user)
+    await sync_to_async(user_delete)(user=user, actor=admin)
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+
+
+async def test_a_message_from_an_account_suspended_by_any_route_closes_the_socket():
+    """Even a change that bypasses the services (a raw UPDATE) is seen on the next message."""
+    user = await make_user()
+    communicator = await welcomed(user)
+    await sync_to_async(User.objects.filter(pk=user.pk).update)(status=User.Status.SUSPENDED)
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+
+
+async def test_the_places_of_a_crashed_process_are_freed(sockets, settings):
+    """A process that dies cannot unregister its sockets; live processes refresh theirs, so
+    entries not refreshed for STALE_SECONDS stop counting."""
+    settings.EVENTS_SOCKETS_PER_USER = 1
+    user = await make_user()
+    client = await sync_to_async(registry._client)()
+    dead = {"specific.dead!channel": time.time() - registry.STALE_SECONDS - 1}
+    await sync_to_async(client.zadd)(registry._user_key("events", user.pk), dead)
+    await sync_to_async(client.zadd)(registry._total_key("events"), dead)
+    socket = await open_socket(sockets, "/ws/events/", user)
+    assert (await socket.receive_json_from(timeout=3))["type"] == "hello"
+
+    # This process's own sockets are kept alive by the refresh, however old they are.
+    registered = await sync_to_async(client.zrange)(registry._user_key("events", user.pk), 0, -1, withscores=True)
+    ((channel, _),) = registered
+    await sync_to_async(client.zadd)(registry._user_key("events", user.pk), {channel: 1.0})
+    assert await sync_to_async(registry.refresh_live)() >= 1
+    ((_, score),) = await sync_to_async(client.zrange)(registry._user_key("events", user.pk), 0, -1, withscores=True)
+    assert score > time.time() - 5
+    refused = await open_socket(sockets, "/ws/events/", user)
+    assert (await refused.receive_json_from(timeout=3))["code"] == "too_many_connections"
