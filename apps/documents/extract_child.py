@@ -32,6 +32,7 @@ from typing import IO, Any
 
 MAX_DOCX_UNPACKED_BYTES = 256 * 1024 * 1024
 MAX_DOCX_RATIO = 200  # unpacked / packed: far beyond any real document
+MAX_PAGES = 50_000  # far beyond any real book; a file of empty pages must not become millions of them
 
 
 CLONE_NEWUSER = 0x10000000
@@ -48,6 +49,14 @@ class TooMuchText(ExtractionError):
         super().__init__(
             f"The file holds more than {max_chars:,} characters of text, the most Theo reads from one "
             "document (THEO_MAX_DOCUMENT_CHARS). Split it into smaller files, or ask an admin to raise the limit."
+        )
+
+
+class TooManyPages(ExtractionError):
+    def __init__(self, pages: int) -> None:
+        super().__init__(
+            f"The file has {pages:,} pages, more than the {MAX_PAGES:,} Theo reads from one document. "
+            "Split it into smaller files."
         )
 
 
@@ -109,6 +118,8 @@ def extract_pdf(source: IO[bytes], budget: TextBudget) -> tuple[list[dict[str, A
         reader = PdfReader(source, strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise ExtractionError("The PDF is encrypted. Upload a copy without a password.")
+        if len(reader.pages) > MAX_PAGES:
+            raise TooManyPages(len(reader.pages))
         pages = [
             {"page": number, "text": budget.take(_page_text(page))} for number, page in enumerate(reader.pages, start=1)
         ]
@@ -178,6 +189,8 @@ class _DocxPages:
         not a new page."""
         self.end_block()
         if self.pages[self.page]:
+            if self.page >= MAX_PAGES:
+                raise TooManyPages(self.page + 1)
             self.page += 1
             self.pages[self.page] = []
             self.breaks_seen = True
@@ -264,6 +277,8 @@ def extract_text(source: IO[bytes], budget: TextBudget) -> tuple[list[dict[str, 
         parts = text.split("\f")
         while parts and not parts[-1].strip():  # a final form feed ends the last page
             parts.pop()
+        if len(parts) > MAX_PAGES:
+            raise TooManyPages(len(parts))
         return [{"page": n, "text": part} for n, part in enumerate(parts, start=1)], True
     return [{"page": 1, "text": text}], False
 

@@ -58,6 +58,8 @@ def extract_pages(path: Path, file_type: str) -> list[Page]:
             )
         except subprocess.TimeoutExpired as exc:
             raise ExtractionFailed(f"Reading the file took longer than {timeout} seconds; it was stopped.") from exc
+    if len(completed.stdout) > _most_output_bytes(max_chars):
+        raise TooMuchText(max_chars)
     result = _parse_child_output(completed, memory_mb, timeout)
     pages = [Page(p["page"], p["text"]) for p in result["pages"]]
     if sum(len(page.text) for page in pages) > max_chars:  # the child stops first; never trust only it
@@ -105,6 +107,12 @@ def _note_sandbox(result: dict) -> None:
     if network != "isolated" and not _network_warned:
         _network_warned = True
         logger.warning("extraction_network_not_isolated", network=network)
+
+
+def _most_output_bytes(max_chars: int) -> int:
+    """What an honest child can print at most: every character escaped as a surrogate pair
+    (12 bytes), plus the JSON around 50,000 pages. Past it the answer is not even parsed."""
+    return max_chars * 12 + 50_000 * 64 + 4096
 
 
 def _parse_child_output(completed: subprocess.CompletedProcess, memory_mb: int, timeout: int) -> dict:

@@ -201,3 +201,42 @@ def test_utf16_and_legacy_encodings_still_decode_in_chunks(tmp_path):
     assert "χάρις" in extract_pages(utf16, "text")[0].text
     assert "Café – “grace”" in extract_pages(legacy, "text")[0].text
     assert os.path.getsize(legacy) > extraction.PAGE_CHARS
+
+
+def test_a_text_of_empty_form_feed_pages_is_refused_not_turned_into_millions_of_pages(tmp_path):
+    path = tmp_path / "pages.txt"
+    path.write_bytes(b"x\f" * 200_000)  # 200,000 one-letter pages, 400 KB
+
+    with pytest.raises(ExtractionFailed) as caught:
+        extract_pages(path, "text")
+
+    assert "200,000 pages" in str(caught.value) and "Split it" in str(caught.value)
+
+
+def test_a_pdf_with_more_pages_than_the_cap_is_refused(tmp_path, monkeypatch):
+    """The cap lives in the child (a standalone script): a copy of it with a smaller cap
+    plays it here, rather than building a 50,000-page PDF."""
+    child = tmp_path / "extract_child.py"
+    child.write_text(extraction.CHILD_SCRIPT.read_text().replace("MAX_PAGES = 50_000", "MAX_PAGES = 3"))
+    monkeypatch.setattr(extraction, "CHILD_SCRIPT", child)
+    path = tmp_path / "book.pdf"
+    path.write_bytes(files.pdf_bytes(4))
+
+    with pytest.raises(ExtractionFailed) as caught:
+        extract_pages(path, "pdf")
+
+    assert "4 pages, more than the 3" in str(caught.value)
+
+
+def test_the_parent_does_not_parse_an_answer_longer_than_any_honest_one(tmp_path, settings, monkeypatch):
+    settings.MAX_DOCUMENT_CHARS = 10
+    flood = tmp_path / "flood.py"
+    flood.write_text('import sys\nsys.stdout.write(\'{"pages": [\' + \'{"page": 1, "text": ""},\' * 200000)\n')
+    monkeypatch.setattr(extraction, "CHILD_SCRIPT", flood)
+    path = tmp_path / "book.txt"
+    path.write_bytes(b"words")
+
+    with pytest.raises(ExtractionFailed) as caught:
+        extract_pages(path, "text")
+
+    assert "10 characters" in str(caught.value)
