@@ -13,11 +13,12 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from django.http import HttpRequest, QueryDict
 from django.utils.datastructures import MultiValueDict
 
-from apps.core.errors import PayloadTooLarge
+from apps.core.errors import PayloadTooLarge, ValidationFailed
 
 # Multipart boundaries, headers and the small form fields around the one file.
 REQUEST_OVERHEAD_BYTES = 1024 * 1024
@@ -97,6 +98,23 @@ class LimitedUploadHandler(TemporaryFileUploadHandler):
 def install_upload_handler(request: HttpRequest) -> None:
     """Call before the body is parsed (DRF parses lazily, on first access to request.data)."""
     request.upload_handlers = [LimitedUploadHandler(request)]
+
+
+def parsed_upload(request: Any) -> Any:
+    """request.data of an upload (a DRF Request whose handler install_upload_handler set),
+    with Django's own refusals (form fields past DATA_UPLOAD_MAX_MEMORY_SIZE, too many
+    parts), which would otherwise be 500s, in the API's error format."""
+    try:
+        data = request.data
+    except RequestDataTooBig as exc:
+        raise PayloadTooLarge(
+            "The form fields of the upload are too large; send the file with a short title.",
+            details={"max_upload_mb": settings.MAX_UPLOAD_MB},
+        ) from exc
+    except (TooManyFieldsSent, TooManyFilesSent) as exc:
+        raise ValidationFailed("The upload has too many parts; send one file at a time.") from exc
+    check_not_too_large(request._request)
+    return data
 
 
 def check_not_too_large(request: HttpRequest) -> None:

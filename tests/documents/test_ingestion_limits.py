@@ -347,3 +347,25 @@ def test_the_upload_page_shows_the_quota(client, settings):
 
     DocumentFactory(owner=owner, content=b"y" * (8 * MB))
     assert "Your storage is full" in client.get("/documents/").content.decode()
+
+
+def test_a_huge_form_field_is_413_not_a_server_error(client_for, settings):
+    settings.MAX_UPLOAD_MB = 50
+    owner = ReaderFactory()
+    response = client_for(owner).post(
+        DOCUMENTS_URL,
+        {"file": SimpleUploadedFile("a.txt", b"words"), "title": "t" * (6 * MB)},
+        format="multipart",
+    )
+    error = assert_error(response, 413, "payload_too_large")
+    assert "form fields" in error["message"]
+    assert not Document.objects.filter(owner=owner).exists()
+
+
+def test_too_many_parts_is_400_not_a_server_error(client_for, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
+    owner = ReaderFactory()
+    parts = [SimpleUploadedFile(f"{n}.txt", f"words {n}".encode()) for n in range(3)]
+    response = client_for(owner).post(DOCUMENTS_URL, {"file": parts}, format="multipart")
+    error = assert_error(response, 400, "validation_error")
+    assert "too many parts" in error["message"]
