@@ -240,3 +240,25 @@ def test_the_parent_does_not_parse_an_answer_longer_than_any_honest_one(tmp_path
         extract_pages(path, "text")
 
     assert "10 characters" in str(caught.value)
+
+
+def test_where_the_platform_refuses_a_network_namespace_extraction_goes_on_and_says_so(tmp_path, monkeypatch):
+    """A copy of the child whose unshare is refused (as under a strict seccomp profile)."""
+    from structlog.testing import capture_logs
+
+    child = tmp_path / "extract_child.py"
+    source = extraction.CHILD_SCRIPT.read_text()
+    assert "if libc.unshare(flags) == 0:" in source
+    child.write_text(source.replace("if libc.unshare(flags) == 0:", "if False:"))
+    monkeypatch.setattr(extraction, "CHILD_SCRIPT", child)
+    monkeypatch.setattr(extraction, "_network_warned", False)
+    path = tmp_path / "book.txt"
+    path.write_bytes(files.text_bytes(1))
+
+    with capture_logs() as logs:
+        assert extract_pages(path, "text")
+        assert extract_pages(path, "text")
+
+    warnings = [entry for entry in logs if entry["event"] == "extraction_network_not_isolated"]
+    assert len(warnings) == 1  # once per process, not once per file
+    assert warnings[0]["network"].startswith("shared")
