@@ -369,3 +369,37 @@ def test_too_many_parts_is_400_not_a_server_error(client_for, settings):
     response = client_for(owner).post(DOCUMENTS_URL, {"file": parts}, format="multipart")
     error = assert_error(response, 400, "validation_error")
     assert "too many parts" in error["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_reprocess_requests_at_once_queue_one_run(enqueued):
+    """Both requests read "completed"; the row lock makes the second see the first's "queued"."""
+    import threading
+
+    from django.db import connection
+
+    from apps.core.errors import Conflict
+    from apps.documents import services
+
+    document = CompletedDocumentFactory()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def ask() -> None:
+        try:
+            barrier.wait()
+            services.document_reprocess(document=Document.objects.get(pk=document.pk), actor=document.owner)
+            outcomes.append("queued")
+        except Conflict as exc:
+            outcomes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["already_queued", "queued"]
+    assert enqueued == [str(document.pk)]
