@@ -462,6 +462,14 @@ EXTRACTION_MEMORY_MB = env.int("THEO_EXTRACTION_MEMORY_MB", default=1024)
 EXTRACTION_TIMEOUT_SECONDS = env.int("THEO_EXTRACTION_TIMEOUT_SECONDS", default=120)
 # A document still "processing" this long after its last progress is re-queued by beat.
 INGEST_STUCK_MINUTES = env.int("THEO_INGEST_STUCK_MINUTES", default=30)
+# Abuse limits on ingestion (issue 10): text read from one file, passages made from it,
+# starts of one document without finishing (a worker killed mid-document), reprocess
+# requests per user, and the total size of one user's stored files (0: no quota).
+MAX_DOCUMENT_CHARS = env.int("THEO_MAX_DOCUMENT_CHARS", default=10_000_000)
+MAX_DOCUMENT_PASSAGES = env.int("THEO_MAX_DOCUMENT_PASSAGES", default=20_000)
+INGEST_MAX_ATTEMPTS = env.int("THEO_INGEST_MAX_ATTEMPTS", default=3)
+RATE_LIMITS["reprocess"] = env("THEO_REPROCESS_RATE", default="10/h")
+USER_QUOTA_MB = env.int("THEO_USER_QUOTA_MB", default=2048)
 
 HEALTH_DISK_MIN_FREE_MB = env.int("THEO_DISK_MIN_FREE_MB", default=1024)
 # /metrics answers loopback, or anyone sending `Authorization: Bearer <THEO_METRICS_TOKEN>`.

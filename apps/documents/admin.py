@@ -96,7 +96,7 @@ class DocumentAdmin(admin.ModelAdmin):
         apply_to_each(
             request,
             queryset,
-            lambda document: services.document_reprocess(document=document, actor=request.user),
+            lambda document: services.document_reprocess(document=document, actor=request.user, limit_rate=False),
             done="document(s) queued for processing",
             label=lambda document: document.title,
         )

@@ -86,8 +86,7 @@ class DocumentListView(APIView):
 
     @extend_schema(request=UploadSerializer, responses={202: DocumentSerializer})
     def post(self, request: AuthenticatedRequest) -> Response:
-        data = request.data  # parses the multipart body through the limited handler
-        uploads.check_not_too_large(request._request)
+        data = uploads.parsed_upload(request)  # parses the multipart body through the limited handler
         valid = validated(UploadSerializer, data)
         document = services.document_upload(
             owner=request.user,

@@ -1,52 +1,127 @@
 """Text extraction from an untrusted file, run as a child process (see extraction.py).
 
-    python -m apps.documents.extract_child <path> <file_type> <memory_mb> <cpu_seconds>
+    python -I -B extract_child.py <file_type> <memory_mb> <cpu_seconds> <max_chars>  < file
 
-Caps its own address space and CPU time first, then prints one JSON object:
-{"pages": [{"page": 1, "text": "..."}, ...], "paginated": true} or {"error": "reason"}.
-"paginated" is false when the format has no pages of its own (text, HTML, a DOCX
-without page breaks); the parent then numbers pages of about PAGE_CHARS characters.
+The file arrives as stdin (the child is never told where the documents live) and the
+environment is empty. Before reading anything the child enters its sandbox: a network
+namespace of its own where Linux allows it (no interface but a down loopback, so no
+connection goes anywhere), then limits on memory, CPU, open files, processes and file
+writes. It stops reading once the text passes max_chars, then prints one JSON object:
+{"pages": [{"page": 1, "text": "..."}, ...], "paginated": true, "sandbox": {...}} or
+{"error": "reason", "sandbox": {...}}. "paginated" is false when the format has no pages
+of its own (text, HTML, a DOCX without page breaks); the parent then numbers pages of
+about PAGE_CHARS characters.
 
-No Django here: the child starts fast and touches nothing but the one file.
+No Django here (nor anything of Theo's): the child starts fast, imports only the parsing
+libraries, and touches nothing but the one file.
 """
 
 from __future__ import annotations
 
+import codecs
+import ctypes
 import errno
 import json
+import os
 import re
 import resource
+import signal
 import sys
 import zipfile
-from typing import Any
+from typing import IO, Any
 
 MAX_DOCX_UNPACKED_BYTES = 256 * 1024 * 1024
 MAX_DOCX_RATIO = 200  # unpacked / packed: far beyond any real document
+MAX_PAGES = 50_000  # far beyond any real book; a file of empty pages must not become millions of them
+
+
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+OPEN_FILES = 64  # the file, the pipes, the libraries' own: far more than enough
 
 
 class ExtractionError(Exception):
     """A readable reason the file cannot be read."""
 
 
+class TooMuchText(ExtractionError):
+    def __init__(self, max_chars: int) -> None:
+        super().__init__(
+            f"The file holds more than {max_chars:,} characters of text, the most Theo reads from one "
+            "document (THEO_MAX_DOCUMENT_CHARS). Split it into smaller files, or ask an admin to raise the limit."
+        )
+
+
+class TooManyPages(ExtractionError):
+    def __init__(self, pages: int) -> None:
+        super().__init__(
+            f"The file has {pages:,} pages, more than the {MAX_PAGES:,} Theo reads from one document. "
+            "Split it into smaller files."
+        )
+
+
+class TextBudget:
+    """Counts the characters read so far; reading stops as soon as they pass the cap, so
+    a huge file is refused while it is read, not after its text is all in memory."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.used = 0
+
+    def take(self, text: str) -> str:
+        self.used += len(text)
+        if self.used > self.max_chars:
+            raise TooMuchText(self.max_chars)
+        return text
+
+
+def isolate_network() -> str:
+    """A network namespace of its own: a new user namespace makes it possible without
+    privileges where the kernel allows unprivileged user namespaces; root may do it
+    without one. Returns what happened, for the parent to log."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError as exc:
+        return f"shared (no libc: {exc})"
+    for flags, how in ((CLONE_NEWUSER | CLONE_NEWNET, "isolated"), (CLONE_NEWNET, "isolated")):
+        if libc.unshare(flags) == 0:
+            return how
+    return f"shared (unshare refused: {os.strerror(ctypes.get_errno())})"
+
+
 def limit_resources(memory_mb: int, cpu_seconds: int) -> None:
     memory = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # No new processes (root is exempt from this one) and no files written: stdout is a pipe.
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write fails with EFBIG instead of killing
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+
+def enter_sandbox(memory_mb: int, cpu_seconds: int) -> dict[str, str]:
+    network = isolate_network()  # first: a new user namespace needs a single thread
+    limit_resources(memory_mb, cpu_seconds)
+    return {"network": network}
 
 
 # --- formats ------------------------------------------------------------------------
 
 
-def extract_pdf(path: str) -> tuple[list[dict[str, Any]], bool]:
+def extract_pdf(source: IO[bytes], budget: TextBudget) -> tuple[list[dict[str, Any]], bool]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(path, strict=False)
+        reader = PdfReader(source, strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise ExtractionError("The PDF is encrypted. Upload a copy without a password.")
+        if len(reader.pages) > MAX_PAGES:
+            raise TooManyPages(len(reader.pages))
         pages: list[dict[str, Any]] = [
-            {"page": number, "text": _page_text(page)} for number, page in enumerate(reader.pages, start=1)
+            {"page": number, "text": budget.take(_page_text(page))} for number, page in enumerate(reader.pages, start=1)
         ]
     except ExtractionError:
         raise
@@ -71,9 +146,9 @@ def _page_text(page: Any) -> str:
         return ""
 
 
-def _check_docx_size(path: str) -> None:
+def _check_docx_size(source: IO[bytes]) -> None:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             infos = archive.infolist()
     except zipfile.BadZipFile as exc:
         raise ExtractionError("The Word document is damaged and could not be opened.") from exc
@@ -92,14 +167,15 @@ W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 class _DocxPages:
     """Collects DOCX text page by page, in reading order."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: TextBudget) -> None:
+        self.budget = budget
         self.pages: dict[int, list[str]] = {1: []}
         self.page = 1
         self.line: list[str] = []
         self.breaks_seen = False
 
     def add_text(self, text: str) -> None:
-        self.line.append(text)
+        self.line.append(self.budget.take(text))
 
     def end_block(self, heading: bool = False) -> None:
         text = "".join(self.line).strip()
@@ -113,6 +189,8 @@ class _DocxPages:
         not a new page."""
         self.end_block()
         if self.pages[self.page]:
+            if self.page >= MAX_PAGES:
+                raise TooManyPages(self.page + 1)
             self.page += 1
             self.pages[self.page] = []
             self.breaks_seen = True
@@ -146,16 +224,17 @@ def _read_table(table: Any, pages: _DocxPages) -> None:
         pages.end_block()
 
 
-def extract_docx(path: str) -> tuple[list[dict[str, Any]], bool]:
-    _check_docx_size(path)
+def extract_docx(source: IO[bytes], budget: TextBudget) -> tuple[list[dict[str, Any]], bool]:
+    _check_docx_size(source)
+    source.seek(0)
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
     try:
-        document = docx.Document(path)
-    except (PackageNotFoundError, KeyError, ValueError) as exc:
+        document = docx.Document(source)
+    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise ExtractionError("The Word document is damaged and could not be read.") from exc
-    pages = _DocxPages()
+    pages = _DocxPages(budget)
     for block in document.element.body.iterchildren():  # paragraphs and tables, in reading order
         if block.tag == f"{W}p":
             _read_paragraph(block, pages)
@@ -169,34 +248,50 @@ def extract_docx(path: str) -> tuple[list[dict[str, Any]], bool]:
     return result, pages.breaks_seen
 
 
-def decode_text(raw: bytes) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+READ_BYTES = 1024 * 1024
+
+
+def decode_text(source: IO[bytes], budget: TextBudget) -> str:
+    """Decoded a megabyte at a time, counted against the budget as it goes: UTF-16 with a
+    byte-order mark, else UTF-8, else (the first undecodable byte) Windows-1252 from the start."""
+    start = source.read(2)
+    encoding = "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:
-        return raw.decode("utf-8-sig")
+        return _decode(source, start, encoding, budget)
     except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        source.seek(0)
+        budget.used = 0
+        return _decode(source, b"", "cp1252", budget, errors="replace")
 
 
-def extract_text(path: str) -> tuple[list[dict[str, Any]], bool]:
-    with open(path, "rb") as handle:
-        text = decode_text(handle.read())
+def _decode(source: IO[bytes], start: bytes, encoding: str, budget: TextBudget, errors: str = "strict") -> str:
+    decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
+    parts = [budget.take(decoder.decode(start))]
+    while chunk := source.read(READ_BYTES):
+        parts.append(budget.take(decoder.decode(chunk)))
+    parts.append(budget.take(decoder.decode(b"", final=True)))
+    return "".join(parts)
+
+
+def extract_text(source: IO[bytes], budget: TextBudget) -> tuple[list[dict[str, Any]], bool]:
+    text = decode_text(source, budget)
     if "\f" in text:  # form feeds: the file has pages of its own
         parts = text.split("\f")
         while parts and not parts[-1].strip():  # a final form feed ends the last page
             parts.pop()
+        if len(parts) > MAX_PAGES:
+            raise TooManyPages(len(parts))
         return [{"page": n, "text": part} for n, part in enumerate(parts, start=1)], True
     return [{"page": 1, "text": text}], False
 
 
-def extract_html(path: str) -> tuple[list[dict[str, Any]], bool]:
+def extract_html(source: IO[bytes], budget: TextBudget) -> tuple[list[dict[str, Any]], bool]:
     from bs4 import BeautifulSoup
 
-    with open(path, "rb") as handle:
-        soup = BeautifulSoup(handle.read(), "lxml")
+    soup = BeautifulSoup(source.read(), "lxml")
     for element in soup(["script", "style", "noscript", "template", "iframe", "object", "svg"]):
         element.decompose()
-    text = soup.get_text("\n")
+    text = "\n".join(budget.take(string) for string in soup.strings)  # what get_text("\n") gives
     text = re.sub(r"\n\s*\n+", "\n\n", text)
     return [{"page": 1, "text": text}], False
 
@@ -211,25 +306,26 @@ EXTRACTORS = {
 
 
 def main(argv: list[str]) -> int:
-    path, file_type, memory_mb, cpu_seconds = argv[1], argv[2], int(argv[3]), int(argv[4])
-    limit_resources(memory_mb, cpu_seconds)
+    file_type, memory_mb, cpu_seconds, max_chars = argv[1], int(argv[2]), int(argv[3]), int(argv[4])
+    sandbox = enter_sandbox(memory_mb, cpu_seconds)
     too_big = f"The file needs more than {memory_mb} MB of memory to read; it was refused."
+    source = open(0, "rb", closefd=False)  # noqa: SIM115 - stdin: the one file, opened by the parent
     try:
-        pages, paginated = EXTRACTORS[file_type](path)
-        sys.stdout.write(json.dumps({"pages": pages, "paginated": paginated}))
+        pages, paginated = EXTRACTORS[file_type](source, TextBudget(max_chars))
+        sys.stdout.write(json.dumps({"pages": pages, "paginated": paginated, "sandbox": sandbox}))
     except ExtractionError as exc:
-        _answer(str(exc))
+        _answer(str(exc), sandbox)
     except (MemoryError, ImportError):  # an import fails when its library cannot be mapped
-        _answer(too_big)
+        _answer(too_big, sandbox)
     except OSError as exc:
-        _answer(too_big if exc.errno == errno.ENOMEM else "The file could not be read.")
+        _answer(too_big if exc.errno == errno.ENOMEM else "The file could not be read.", sandbox)
     except RecursionError:
-        _answer("The file is nested too deeply to read.")
+        _answer("The file is nested too deeply to read.", sandbox)
     return 0
 
 
-def _answer(error: str) -> None:
-    sys.stdout.write(json.dumps({"error": error}))
+def _answer(error: str, sandbox: dict[str, str]) -> None:
+    sys.stdout.write(json.dumps({"error": error, "sandbox": sandbox}))
 
 
 if __name__ == "__main__":

@@ -1,19 +1,32 @@
 """Extraction, parent side: run extract_child in a separate process under memory and time
-limits, so a hostile or broken file fails its document, never the worker."""
+limits, so a hostile or broken file fails its document, never the worker.
+
+The child gets an empty environment (none of the worker's secrets), the one file as its
+stdin (no path to the documents directory), an empty working directory of no interest
+("/"), and Python's isolated mode (no PYTHON* variables, no user site, no script directory
+on sys.path). What the child can and cannot reach is described in docs/security.md.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import structlog
 from django.conf import settings
 
 logger = structlog.get_logger(__name__)
 PAGE_CHARS = 3000  # a printed page, for formats without pages of their own
+CHILD_SCRIPT = Path(__file__).with_name("extract_child.py")
+# All the child's environment: a locale for its text I/O, a PATH for anything that looks.
+CHILD_ENVIRONMENT = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"}
+_network_warned = False
 
 
 @dataclass(frozen=True)
@@ -26,22 +39,80 @@ class ExtractionFailed(Exception):
     """The file cannot be read; the message is shown to the user as the failure reason."""
 
 
+class TooMuchText(ExtractionFailed):
+    def __init__(self, max_chars: int) -> None:
+        super().__init__(
+            f"The file holds more than {max_chars:,} characters of text, the most Theo reads from one "
+            "document (THEO_MAX_DOCUMENT_CHARS). Split it into smaller files, or ask an admin to raise the limit."
+        )
+
+
 def extract_pages(path: Path, file_type: str) -> list[Page]:
-    if not path.exists():
-        logger.error("stored_file_missing", path=str(path))
-        raise ExtractionFailed("The stored file is missing; ask an admin to check the data directory.")
     memory_mb = settings.EXTRACTION_MEMORY_MB
     timeout = settings.EXTRACTION_TIMEOUT_SECONDS
-    command = [sys.executable, "-m", "apps.documents.extract_child", str(path), file_type, str(memory_mb), str(timeout)]
-    try:
-        completed = subprocess.run(
-            command, capture_output=True, timeout=timeout + 10, cwd=settings.BASE_DIR, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ExtractionFailed(f"Reading the file took longer than {timeout} seconds; it was stopped.") from exc
+    max_chars = settings.MAX_DOCUMENT_CHARS
+    with open_stored_file(path) as source:
+        try:
+            completed = spawn_child(
+                [file_type, str(memory_mb), str(timeout), str(max_chars)], stdin=source, timeout=timeout + 10
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ExtractionFailed(f"Reading the file took longer than {timeout} seconds; it was stopped.") from exc
+    if len(completed.stdout) > _most_output_bytes(max_chars):
+        raise TooMuchText(max_chars)
     result = _parse_child_output(completed, memory_mb, timeout)
     pages = [Page(p["page"], p["text"]) for p in result["pages"]]
+    if sum(len(page.text) for page in pages) > max_chars:  # the child stops first; never trust only it
+        raise TooMuchText(max_chars)
     return pages if result.get("paginated") else paginate("\n\n".join(p.text for p in pages))
+
+
+def open_stored_file(path: Path) -> IO[bytes]:
+    """The stored file, opened for the child's stdin. Never blocks (O_NONBLOCK: a FIFO
+    planted in the data directory must not hang the worker) and only a regular file passes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        logger.error("stored_file_missing", path=str(path), error=str(exc))
+        raise ExtractionFailed("The stored file is missing; ask an admin to check the data directory.") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        logger.error("stored_file_not_regular", path=str(path))
+        raise ExtractionFailed("The stored file is not a regular file; ask an admin to check the data directory.")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def spawn_child(
+    arguments: list[str], *, stdin: IO[bytes], timeout: float, script: Path | None = None
+) -> subprocess.CompletedProcess:
+    """The one way a child is started (tests start a probe script through it too)."""
+    return subprocess.run(
+        [sys.executable, "-I", "-B", str(script or CHILD_SCRIPT), *arguments],
+        stdin=stdin,
+        capture_output=True,
+        timeout=timeout,
+        cwd="/",
+        env=dict(CHILD_ENVIRONMENT),
+        close_fds=True,
+        check=False,
+    )
+
+
+def _note_sandbox(result: dict) -> None:
+    """Say once per process when the platform would not give the child its own network."""
+    global _network_warned
+    sandbox = result.get("sandbox") if isinstance(result, dict) else None
+    network = str(sandbox.get("network", "unknown")) if isinstance(sandbox, dict) else "unknown"
+    if network != "isolated" and not _network_warned:
+        _network_warned = True
+        logger.warning("extraction_network_not_isolated", network=network)
+
+
+def _most_output_bytes(max_chars: int) -> int:
+    """What an honest child can print at most: every character escaped as a surrogate pair
+    (12 bytes), plus the JSON around 50,000 pages. Past it the answer is not even parsed."""
+    return max_chars * 12 + 50_000 * 64 + 4096
 
 
 def _parse_child_output(completed: subprocess.CompletedProcess, memory_mb: int, timeout: int) -> dict:
@@ -53,6 +124,7 @@ def _parse_child_output(completed: subprocess.CompletedProcess, memory_mb: int, 
         result = json.loads(completed.stdout or b"{}")
     except json.JSONDecodeError:
         result = {}
+    _note_sandbox(result)
     if "error" in result:
         raise ExtractionFailed(result["error"])
     if "pages" not in result:

@@ -4,20 +4,32 @@
 it and swaps the passages in atomically, so a redelivered or repeated task changes
 nothing and duplicates nothing. Every stage reports to the row (stage, progress,
 message, stage_log) and to the channel group `document-<id>`.
+
+It is also single-flight: a run holds a PostgreSQL advisory lock on the document for as
+long as it works, so a second delivery of the task while the first still runs (the
+broker's visibility timeout, a duplicate enqueue) is a no-op. The lock belongs to the
+run's database session: a worker killed by the kernel loses it with its connection, and
+the redelivered task may start again; `attempts` counts those starts, and past
+THEO_INGEST_MAX_ATTEMPTS the document fails with a reason instead of running again.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import structlog
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from apps.documents import realtime, storage
-from apps.documents.chunking import Chunk, chunk_pages
+from apps.core.services import audit_record
+from apps.documents import limits, realtime, storage
+from apps.documents.chunking import Chunk, chunk_pages, passage_count
 from apps.documents.extraction import ExtractionFailed, extract_pages
 from apps.documents.models import Document
 from apps.documents.selectors import passage_access_for
@@ -65,30 +77,73 @@ def report(document: Document, *, stage: str, progress: int, message: str, finis
     realtime.broadcast(document.pk, realtime.progress_event(document))
 
 
+def _lock_key(document_id: str) -> str:
+    return f"theo.ingest:{document_id}"
+
+
+@contextmanager
+def single_flight(document_id: str) -> Iterator[bool]:
+    """Yields whether this run holds the document's advisory lock (session level, so it
+    outlives the short transactions below and dies with a killed worker's connection)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [_lock_key(document_id)])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [_lock_key(document_id)])
+            except DatabaseError:  # the connection is gone, and the lock went with it
+                logger.warning("ingest_unlock_failed", document_id=document_id)
+
+
 def claim(document_id: str) -> Document | None:
     """Mark the document processing, unless it no longer needs it (deleted, or already
-    completed/failed: a duplicate delivery of a finished task)."""
+    completed/failed: a duplicate delivery of a finished task), or it has been started
+    THEO_INGEST_MAX_ATTEMPTS times without finishing: then it fails with a reason."""
     with transaction.atomic():
         document = Document.objects.select_for_update().filter(pk=document_id).first()
         if document is None or document.is_finished:
             return None
-        document.status = Document.Status.PROCESSING
-        document.stage_log = []
-        document.failure_reason = ""
-        document.attempts += 1
-        document.processing_started_at = timezone.now()
-        document.save(
-            update_fields=["status", "stage_log", "failure_reason", "attempts", "processing_started_at", "updated_at"]
-        )
+        exhausted = document.attempts >= limits.max_attempts()
+        if not exhausted:
+            document.status = Document.Status.PROCESSING
+            document.stage_log = []
+            document.failure_reason = ""
+            document.attempts += 1
+            document.processing_started_at = timezone.now()
+            document.save(
+                update_fields=[
+                    "status",
+                    "stage_log",
+                    "failure_reason",
+                    "attempts",
+                    "processing_started_at",
+                    "updated_at",
+                ]
+            )
+    if exhausted:  # outside the transaction: the failure is broadcast once it is stored
+        give_up(document)
+        return None
     return document
 
 
 def run(*, document_id: str) -> None:
-    document = claim(document_id)
-    if document is None:
-        logger.info("ingest_skipped", document_id=document_id)
-        return
-    log = logger.bind(document_id=document_id, attempt=document.attempts)
+    with single_flight(document_id) as held:
+        if not held:
+            logger.info("ingest_skipped_already_running", document_id=document_id)
+            return
+        document = claim(document_id)
+        if document is None:
+            logger.info("ingest_skipped", document_id=document_id)
+            return
+        _run_claimed(document)
+
+
+def _run_claimed(document: Document) -> None:
+    log = logger.bind(document_id=str(document.pk), attempt=document.attempts)
     log.info("ingest_started", file_type=document.file_type, size_bytes=document.size_bytes)
     try:
         _ingest(document)
@@ -98,10 +153,26 @@ def run(*, document_id: str) -> None:
     except DocumentGone:
         log.info("ingest_abandoned_document_deleted")
     except TRANSIENT_ERRORS:
+        _postpone(document)
         raise  # the task retries with backoff
     except Exception:
         log.exception("ingest_crashed")
         fail(document, "An unexpected error stopped processing. It has been logged; try reprocessing.")
+
+
+def _postpone(document: Document) -> None:
+    """A brief outage is not an interruption: give the start back, so the retry does not
+    count towards THEO_INGEST_MAX_ATTEMPTS. (If the database itself is away this fails too,
+    and the start counts: the bound still holds.)"""
+    try:
+        Document.objects.filter(pk=document.pk, status=Document.Status.PROCESSING).update(
+            status=Document.Status.QUEUED,
+            attempts=Greatest(F("attempts") - 1, 0),
+            progress_message="Waiting to retry after a temporary error",
+            updated_at=timezone.now(),
+        )
+    except DatabaseError:
+        logger.warning("ingest_postpone_failed", document_id=str(document.pk))
 
 
 def advance(document: Document, *, finished: str, to: str, message: str) -> None:
@@ -115,6 +186,9 @@ def _ingest(document: Document) -> None:
     Document.objects.filter(pk=document.pk).update(page_count=len(pages))
     advance(document, finished=Stage.EXTRACT, to=Stage.CHUNK, message=f"Extracted {len(pages)} page(s)")
 
+    count = passage_count(pages, size=settings.CHUNK_WORDS, overlap=settings.CHUNK_OVERLAP_WORDS)
+    if count > settings.MAX_DOCUMENT_PASSAGES:  # counted before a single passage is built
+        raise ExtractionFailed(limits.too_many_passages_reason(count))
     chunks = chunk_pages(pages, size=settings.CHUNK_WORDS, overlap=settings.CHUNK_OVERLAP_WORDS)
     if not chunks:
         raise ExtractionFailed("No text found in the file.")
@@ -203,6 +277,13 @@ def complete(document: Document, *, passage_count: int) -> None:
         finished_stage=Stage.THEMES,
     )
     logger.info("ingest_completed", document_id=str(document.pk), passages=passage_count)
+
+
+def give_up(document: Document) -> None:
+    """Started too many times without finishing: failed, said so, and not run again."""
+    fail(document, limits.interrupted_reason(document.attempts))
+    audit_record(actor=None, action="document.give_up", target=document, data={"attempts": document.attempts})
+    logger.warning("ingest_given_up", document_id=str(document.pk), attempts=document.attempts)
 
 
 def fail(document: Document, reason: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 
 from apps.core.errors import NotFound, PermissionDenied
 from apps.documents.models import Document, DocumentAccess, DocumentNote
@@ -111,3 +111,8 @@ def passage_access_for(document: Document) -> PassageAccess:
     """The access fields every passage of the document carries (see knowledge.models)."""
     shared_with = tuple(document.shares.values_list("user_id", flat=True))
     return PassageAccess(visibility=Passage.Visibility.PRIVATE, owner_id=document.owner_id, shared_with=shared_with)
+
+
+def storage_used_by(*, user: Any) -> int:
+    """Bytes of stored files the user owns (what THEO_USER_QUOTA_MB counts)."""
+    return Document.objects.filter(owner=user).aggregate(used=Sum("size_bytes"))["used"] or 0

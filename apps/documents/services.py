@@ -12,12 +12,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.core.errors import Conflict, PermissionDenied, ValidationFailed
+from apps.core.errors import Conflict, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed
 from apps.core.ratelimits import enforce_rate_limit
 from apps.core.services import audit_record
-from apps.documents import realtime, sniffing, storage
+from apps.documents import limits, realtime, sniffing, storage
 from apps.documents.models import Document, DocumentAccess, DocumentNote
-from apps.documents.selectors import document_passages, passage_access_for
+from apps.documents.selectors import document_passages, passage_access_for, storage_used_by
 from apps.knowledge import scripture
 from apps.knowledge.models import Passage
 from apps.knowledge.services import passages_set_access, passages_set_title
@@ -28,6 +28,10 @@ logger = structlog.get_logger(__name__)
 
 class DuplicateDocument(Conflict):
     code = "duplicate_document"
+
+
+class StorageQuotaExceeded(PayloadTooLarge):
+    code = "quota_exceeded"
 
 
 def _enqueue_ingestion(document: Document) -> None:
@@ -50,6 +54,10 @@ def document_upload(
     """Validate (sniffed type, not empty, not a duplicate), store privately, create the
     Document (queued) and enqueue its ingestion once the row is committed.
 
+    The owner's stored files plus this one may not pass THEO_USER_QUOTA_MB (413
+    quota_exceeded): checked before the file is stored, and again under a lock on the
+    owner's row with the new row, so two uploads at once cannot both squeeze in.
+
     The same file uploaded again by the same owner raises DuplicateDocument (409) naming
     the existing document; another owner's identical file is neither linked nor revealed.
     """
@@ -68,6 +76,7 @@ def document_upload(
     existing = Document.objects.filter(owner=owner, sha256=sha256).first()
     if existing is not None:
         raise _duplicate(existing)
+    check_quota(owner=owner, adding=uploaded_file.size)
     document = Document(
         id=uuid.uuid4(),
         owner=owner,
@@ -81,9 +90,14 @@ def document_upload(
     storage.store(temp_path, document)
     try:
         with transaction.atomic():
+            User.objects.select_for_update().filter(pk=owner.pk).first()  # one upload per owner at a time
+            check_quota(owner=owner, adding=document.size_bytes)
             document.save(force_insert=True)
             audit_record(actor=owner, action="document.upload", target=document, data={"file_type": file_type})
             _enqueue_ingestion(document)
+    except StorageQuotaExceeded:
+        storage.delete(document)
+        raise
     except IntegrityError as exc:  # the same file, uploaded twice at once
         storage.delete(document)
         existing = Document.objects.filter(owner=owner, sha256=sha256).first()
@@ -92,6 +106,30 @@ def document_upload(
         raise _duplicate(existing) from exc
     logger.info("document_uploaded", document_id=str(document.pk), file_type=file_type, size=document.size_bytes)
     return document
+
+
+def check_quota(*, owner: User, adding: int) -> None:
+    limit = limits.quota_bytes()
+    if not limit:
+        return
+    used = storage_used_by(user=owner)
+    if used + adding > limit:
+        mb = 1024 * 1024
+        raise StorageQuotaExceeded(
+            f"This file ({_mb(adding)} MB) would take your stored documents past your {settings.USER_QUOTA_MB} MB "
+            f"quota ({_mb(used)} MB used). Delete documents you no longer need, or ask an admin for more room.",
+            details={
+                "used_bytes": used,
+                "limit_bytes": limit,
+                "upload_bytes": adding,
+                "used_mb": round(used / mb, 1),
+                "limit_mb": settings.USER_QUOTA_MB,
+            },
+        )
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}"
 
 
 def _duplicate(existing: Document) -> DuplicateDocument:
@@ -135,12 +173,35 @@ def document_update(
     return document
 
 
-def document_reprocess(*, document: Document, actor: User | None) -> Document:
+class AlreadyQueued(Conflict):
+    code = "already_queued"
+
+
+def document_reprocess(*, document: Document, actor: User | None, limit_rate: bool = True) -> Document:
     """Run the pipeline again from the start; the old passages stay searchable until the
-    new ones replace them in one transaction."""
-    if document.status == Document.Status.PROCESSING and not _is_stuck(document):
-        raise Conflict("This document is being processed right now; wait until it finishes.", code="in_progress")
+    new ones replace them in one transaction.
+
+    Single-flight: a document already queued or processing answers 409 (unless it is stuck
+    past INGEST_STUCK_MINUTES), checked under the row lock so that two requests at once
+    queue one run. A person may ask RATE_LIMITS["reprocess"] times (10 an hour) per user;
+    the stuck-document job (actor None) and the admin's bulk action (limit_rate=False) are not."""
     with transaction.atomic():
+        current = Document.objects.select_for_update().filter(pk=document.pk).first()
+        if current is None:
+            raise NotFound("This document no longer exists.")
+        if not _is_stuck(current):
+            if current.status == Document.Status.PROCESSING:
+                raise Conflict(
+                    "This document is being processed right now; wait until it finishes.", code="in_progress"
+                )
+            if current.status == Document.Status.QUEUED:
+                raise AlreadyQueued("This document is already queued for processing; wait until it finishes.")
+        if actor is not None and limit_rate:
+            enforce_rate_limit(
+                scope="reprocess",
+                key=f"user:{actor.pk}",
+                message="You have asked to reprocess documents too often; try again later.",
+            )
         document.status = Document.Status.QUEUED
         document.stage = Document.Stage.QUEUED
         document.progress = 0
@@ -151,6 +212,8 @@ def document_reprocess(*, document: Document, actor: User | None) -> Document:
         if actor is not None:  # a person asked: a fresh start; the stuck-document job keeps counting
             document.attempts = 0
             fields.append("attempts")
+        else:
+            document.attempts = current.attempts
         document.save(update_fields=fields)
         audit_record(actor=actor, action="document.reprocess", target=document)
         _enqueue_ingestion(document)
@@ -171,7 +234,7 @@ def documents_requeue_stuck() -> list[str]:
     )
     requeued = []
     for document in stuck:
-        if document.attempts >= MAX_ATTEMPTS:
+        if document.attempts >= limits.max_attempts():
             _give_up(document)
             continue
         document_reprocess(document=document, actor=None)
@@ -181,14 +244,9 @@ def documents_requeue_stuck() -> list[str]:
     return requeued
 
 
-MAX_ATTEMPTS = 3
-
-
 def _give_up(document: Document) -> None:
     document.status = Document.Status.FAILED
-    document.failure_reason = (
-        f"Processing was interrupted {document.attempts} times (a worker stopped mid-document). Reprocess to try again."
-    )
+    document.failure_reason = limits.interrupted_reason(document.attempts)
     document.save(update_fields=["status", "failure_reason", "updated_at"])
     audit_record(actor=None, action="document.give_up", target=document, data={"attempts": document.attempts})
     transaction.on_commit(lambda: realtime.broadcast(document.pk, realtime.progress_event(document)))

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from apps.core.errors import NotFound
-from apps.documents import selectors
+from apps.documents import limits, selectors
 from apps.documents.models import Document
 from apps.documents.selectors import Access
 from apps.documents.serializers import DocumentSerializer
@@ -42,8 +42,23 @@ def document_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             "can_upload": not request.user.is_guest,
             "max_upload_mb": settings.MAX_UPLOAD_MB,
             "document_types": Document.DocumentType.choices,
+            "quota": _quota(request.user),
         },
     )
+
+
+def _quota(user: Any) -> dict[str, Any] | None:
+    """What the upload panel shows of THEO_USER_QUOTA_MB (None: no quota)."""
+    limit = limits.quota_bytes()
+    if not limit or user.is_guest:
+        return None
+    used = selectors.storage_used_by(user=user)
+    return {
+        "used_mb": f"{used / (1024 * 1024):.1f}",
+        "limit_mb": settings.USER_QUOTA_MB,
+        "percent": min(100, round(100 * used / limit)),
+        "full": used >= limit,
+    }
 
 
 @login_required

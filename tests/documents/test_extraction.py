@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
+from apps.documents import extraction
 from apps.documents.chunking import Chunk, chunk_pages
 from apps.documents.extraction import PAGE_CHARS, ExtractionFailed, Page, extract_pages
 from apps.documents.themes import identify_themes
@@ -264,6 +265,7 @@ def test_docx_that_is_not_a_zip_is_damaged(tmp_path):
 
 def test_child_over_its_memory_limit_on_a_large_file_fails_readably(tmp_path, settings):
     settings.EXTRACTION_MEMORY_MB = 100
+    settings.MAX_DOCUMENT_CHARS = 10**9  # the memory limit, not the text cap, must stop this one
     paragraph = b"word " * 200 + b"\n\n"
     path = write(tmp_path, "huge.txt", paragraph * (80 * 1024))  # 80 MB of text, 100 MB allowed
 
@@ -298,18 +300,32 @@ def test_child_over_its_cpu_time_is_stopped(tmp_path, settings):
     assert_readable(reason)
 
 
-def test_child_stuck_without_using_cpu_is_stopped_by_the_wall_clock(tmp_path, settings):
-    """A child that blocks (here: reading a FIFO no one writes to) uses no CPU, so the CPU
-    limit never fires; the parent's wall-clock timeout must still stop it."""
+def test_child_stuck_without_using_cpu_is_stopped_by_the_wall_clock(tmp_path, settings, monkeypatch):
+    """A child that blocks uses no CPU, so the CPU limit never fires; the parent's
+    wall-clock timeout must still stop it. (The real child cannot be made to block any more:
+    its one input is a regular file. A stand-in that sleeps plays it here.)"""
     settings.EXTRACTION_TIMEOUT_SECONDS = 1
+    sleeper = write(tmp_path, "sleeper.py", b"import time\ntime.sleep(600)\n")
+    monkeypatch.setattr(extraction, "CHILD_SCRIPT", sleeper)
+
+    started = time.monotonic()
+    reason = fail_reason(write(tmp_path, "book.txt", b"words"), "text")
+
+    assert time.monotonic() - started < 30
+    assert "longer than 1 seconds" in reason and "stopped" in reason
+    assert_readable(reason)
+
+
+def test_a_fifo_in_place_of_the_file_is_refused_without_hanging(tmp_path):
+    """Opening a FIFO for reading blocks until someone writes: the parent must not wait."""
     path = tmp_path / "stuck.txt"
     os.mkfifo(path)
 
     started = time.monotonic()
     reason = fail_reason(path, "text")
 
-    assert time.monotonic() - started < 30
-    assert "longer than 1 seconds" in reason and "stopped" in reason
+    assert time.monotonic() - started < 5
+    assert "not a regular file" in reason
     assert_readable(reason)
 
 

@@ -372,7 +372,8 @@ def test_a_transient_database_error_propagates_for_a_retry(upload, monkeypatch):
             pipeline.run(document_id=document_id)
 
     document = Document.objects.get(pk=document_id)
-    assert document.status == "processing"
+    assert document.status == "queued"  # waiting for the retry, which is not an interruption
+    assert document.attempts == 0
     assert document.failure_reason == ""
 
     pipeline.run(document_id=document_id)  # the retry
