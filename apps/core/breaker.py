@@ -40,9 +40,10 @@ from typing import Any
 import redis
 import structlog
 from django.conf import settings
-from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+from apps.core.redis import redis_client
 
 logger = structlog.get_logger(__name__)
 
@@ -109,14 +110,6 @@ return was_open
 """
 
 _REDIS_ERRORS = (redis.RedisError, OSError)
-
-
-def redis_client() -> redis.Redis:
-    """The default cache's redis-py client (as apps.core.health's Redis check uses it)."""
-    try:
-        return caches["default"]._cache.get_client(write=True)  # type: ignore[attr-defined]  # RedisCache._cache: not in stubs
-    except AttributeError as exc:  # the default cache is not Django's RedisCache
-        raise redis.ConnectionError("the default cache is not Redis") from exc
 
 
 # Every breaker created in this process, by name (the latest instance): /metrics reports them.

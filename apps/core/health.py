@@ -18,6 +18,8 @@ from django.core.cache import caches
 from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from apps.core.redis import redis_client
+
 OK = "ok"
 FAIL = "fail"
 
@@ -83,8 +85,7 @@ def check_migrations() -> CheckResult | None:
 
 
 def check_redis() -> CheckResult | None:
-    client = caches["default"]._cache.get_client(write=True)  # type: ignore[attr-defined]  # RedisCache -> redis-py client
-    client.ping()
+    redis_client().ping()
     return None
 
 

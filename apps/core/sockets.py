@@ -13,7 +13,8 @@ import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.core.cache import caches
+
+from apps.core.redis import redis_client
 
 REFRESH_SECONDS = 60.0
 STALE_SECONDS = 5 * REFRESH_SECONDS
@@ -32,13 +33,9 @@ def _user_key(route: str, user_id: Any) -> str:
     return f"theo:ws:{route}:user:{user_id}"
 
 
-def _client() -> Any:
-    return caches["default"]._cache.get_client(write=True)
-
-
 def open_count(*, route: str) -> int:
     """Sockets of `route` open now, in all processes."""
-    return int(_client().zcard(_total_key(route)))
+    return int(redis_client().zcard(_total_key(route)))
 
 
 # Check and add in one step: two sockets connecting at once cannot both take the last place.
@@ -58,7 +55,7 @@ def socket_open(*, route: str, user_id: Any, channel_name: str, per_user: int, t
     """Register a socket; returns "" when it may stay open, else "user" or "total" (the
     limit it would break, in which case it is not registered)."""
     now = time.time()
-    refused = _client().eval(
+    refused = redis_client().eval(
         _OPEN,
         2,
         _user_key(route, user_id),
@@ -80,7 +77,7 @@ def socket_open(*, route: str, user_id: Any, channel_name: str, per_user: int, t
 def socket_closed(*, route: str, user_id: Any, channel_name: str) -> None:
     with _live_lock:
         _live.pop(channel_name, None)
-    client = _client()
+    client = redis_client()
     with client.pipeline() as pipe:
         pipe.zrem(_user_key(route, user_id), channel_name)
         pipe.zrem(_total_key(route), channel_name)
@@ -95,7 +92,7 @@ def refresh_live() -> int:
     if not live:
         return 0
     now = time.time()
-    with _client().pipeline(transaction=False) as pipe:
+    with redis_client().pipeline(transaction=False) as pipe:
         for channel_name, (route, user_id) in live:
             pipe.zadd(_user_key(route, user_id), {channel_name: now}, xx=True)
             pipe.expire(_user_key(route, user_id), int(STALE_SECONDS))

@@ -172,8 +172,9 @@ def page_not_found(request: HttpRequest, exception: Exception, template_name: st
 
 def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpResponse:
     # Django calls this inside its `except` block, so the exception is at hand.
-    if is_pool_timeout(sys.exc_info()[1]):
-        error = error_for_exception(sys.exc_info()[1])
+    exception = sys.exc_info()[1]
+    if exception is not None and is_pool_timeout(exception):
+        error = error_for_exception(exception)
         if is_api_request(request):
             return json_error(error)
         return HttpResponse(

@@ -15,8 +15,7 @@ import json
 import time
 from typing import Any
 
-from django.core.cache import caches
-
+from apps.core.redis import redis_client
 from apps.documents.realtime import PresenceUser
 
 PRESENCE_TTL_SECONDS = 24 * 3600  # a crashed process's entries do not linger forever
@@ -52,14 +51,10 @@ def _keys(document_id: Any) -> list[str]:
     return [f"theo:presence:{{{document_id}}}:{part}" for part in ("conns", "count", "users", "order")]
 
 
-def _client() -> Any:
-    return caches["default"]._cache.get_client(write=True)  # type: ignore[attr-defined]  # RedisCache._cache: not in stubs
-
-
 def join(document_id: Any, channel_name: str, user: PresenceUser) -> tuple[list[PresenceUser], int, bool]:
     """Add a connection; returns (the first LIST_MAX users here now, by name; how many users
     are here; whether this user just arrived)."""
-    arrived, count, raw = _client().eval(
+    arrived, count, raw = redis_client().eval(
         _JOIN, 4, *_keys(document_id), channel_name, user["id"], json.dumps(user), time.time(),
         PRESENCE_TTL_SECONDS, LIST_MAX,
     )  # fmt: skip
@@ -69,4 +64,4 @@ def join(document_id: Any, channel_name: str, user: PresenceUser) -> tuple[list[
 
 def leave(document_id: Any, channel_name: str, user_id: str) -> bool:
     """Remove a connection; returns whether the user has no other connection left here."""
-    return bool(_client().eval(_LEAVE, 4, *_keys(document_id), channel_name, user_id))
+    return bool(redis_client().eval(_LEAVE, 4, *_keys(document_id), channel_name, user_id))

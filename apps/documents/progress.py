@@ -141,7 +141,7 @@ async def progress_stream(
                 return
             if event.get("type") != "progress" or not _moved(event, dict(seen)):
                 continue
-            seen, last_moved, last_sent = event, clock(), clock()  # type: ignore[assignment]
+            seen, last_moved, last_sent = event, clock(), clock()
             yield sse_frame(_event_name(event), event)
             if realtime.is_final(event):
                 return

@@ -28,6 +28,7 @@ from structlog.testing import capture_logs
 import apps.core.metrics  # noqa: F401 - registers the breaker collector (daphne imports it via theo.asgi)
 from apps.core import breaker as breaker_module
 from apps.core.breaker import BreakerState, CircuitBreaker, claude_breaker
+from apps.core.redis import redis_client
 from theo import settings as settings_module
 
 NO_REDIS = "unix:///tmp/theo-no-redis.sock"
@@ -287,7 +288,7 @@ def test_the_default_client_is_the_caches_redis(name):
     breaker = CircuitBreaker(name)
     try:
         breaker.record_failure()
-        assert breaker_module.redis_client().get(f"theo:breaker:{name}:failures") == b"1"
+        assert redis_client().get(f"theo:breaker:{name}:failures") == b"1"
         assert breaker.snapshot()["consecutive_failures"] == 1
     finally:
         breaker.reset()
@@ -382,13 +383,13 @@ def test_after_a_redis_failure_calls_leave_redis_alone_for_a_while(make, monkeyp
 def test_redis_down_under_the_default_cache_fails_open(make, settings):
     settings.CACHES = DEAD_REDIS_CACHES
     started = time.monotonic()
-    assert_fails_open(make(client=breaker_module.redis_client))
+    assert_fails_open(make(client=redis_client))
     assert time.monotonic() - started < 5
 
 
 def test_a_default_cache_without_redis_fails_open(make, settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    assert_fails_open(make(client=breaker_module.redis_client))
+    assert_fails_open(make(client=redis_client))
 
 
 # --- /health and /metrics --------------------------------------------------------------
@@ -456,7 +457,7 @@ def test_metrics_expose_breaker_state_and_failures(make, clock, name):
 
 @pytest.mark.django_db
 def test_metrics_still_answer_when_redis_is_down(settings, make, name):
-    make(client=breaker_module.redis_client)
+    make(client=redis_client)
     settings.CACHES = DEAD_REDIS_CACHES
     response = Client().get("/metrics")
     assert response.status_code == 200

@@ -97,6 +97,7 @@ def test_metrics_report_this_processs_database_pool(settings):
     assert sample(text, "theo_db_pool_connections", 'state="max"') == settings.DB_POOL_MAX_SIZE
     in_use = sample(text, "theo_db_pool_connections", 'state="in_use"')
     idle = sample(text, "theo_db_pool_connections", 'state="idle"')
+    assert in_use is not None and idle is not None
     assert in_use >= 1  # this test's own connection
     assert in_use + idle <= settings.DB_POOL_MAX_SIZE
     assert sample(text, "theo_db_pool_requests_waiting") == 0

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError, connections
 
 from apps.core.models import AuditEvent
-from apps.documents import pipeline
+from apps.documents import chunking, pipeline
 from apps.documents.models import Document
 from apps.documents.tasks import ingest_document_task
 from apps.knowledge.models import Passage
@@ -190,8 +190,13 @@ def test_a_file_that_would_make_too_many_passages_fails_before_they_are_built(se
     settings.CHUNK_WORDS, settings.CHUNK_OVERLAP_WORDS = 10, 2
     document = DocumentFactory(content=b"a " * 1000)  # one-letter words: 125 passages
     built: list[int] = []
-    real_chunk_pages = pipeline.chunk_pages
-    monkeypatch.setattr(pipeline, "chunk_pages", lambda *a, **k: built.append(1) or real_chunk_pages(*a, **k))
+    real_chunk_pages = chunking.chunk_pages
+
+    def counting_chunk_pages(*args, **kwargs):
+        built.append(1)
+        return real_chunk_pages(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "chunk_pages", counting_chunk_pages)
 
     pipeline.run(document_id=str(document.pk))
 
@@ -250,11 +255,12 @@ def test_a_body_declared_larger_than_the_limit_is_refused_unread(client_for, set
 
     chunks: list[int] = []
     real_receive = LimitedUploadHandler.receive_data_chunk
-    monkeypatch.setattr(
-        LimitedUploadHandler,
-        "receive_data_chunk",
-        lambda self, data, start: chunks.append(len(data)) or real_receive(self, data, start),
-    )
+
+    def counting_receive(self, data, start):
+        chunks.append(len(data))
+        return real_receive(self, data, start)
+
+    monkeypatch.setattr(LimitedUploadHandler, "receive_data_chunk", counting_receive)
     owner = ReaderFactory()
 
     response = upload(client_for(owner), b"w" * (3 * MB), "huge.txt")

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from apps.documents import pipeline, presence, services
 from apps.documents.models import Document, DocumentAccess
+from apps.documents.realtime import PresenceUser
 from apps.users.models import User
 from tests.documents import files
 from tests.documents.factories import DocumentFactory
@@ -435,8 +436,8 @@ async def test_a_full_room_sends_a_bounded_list_and_the_count(sockets, monkeypat
 
 def test_presence_counts_connections_not_calls():
     document_id = uuid.uuid4()
-    me = {"id": "u1", "display_name": "Me"}
-    other = {"id": "u2", "display_name": "Other"}
+    me: PresenceUser = {"id": "u1", "display_name": "Me"}
+    other: PresenceUser = {"id": "u2", "display_name": "Other"}
     assert presence.join(document_id, "tab-1", me) == ([me], 1, True)
     assert presence.join(document_id, "tab-1", me) == ([me], 1, False)  # the same connection again
     assert presence.join(document_id, "tab-2", me) == ([me], 1, False)

@@ -197,7 +197,7 @@ class SSE:
         return cls(urllib.request.urlopen(request, timeout=timeout))
 
     def next(self) -> tuple[str, Any]:
-        lines = []
+        lines: list[str] = []
         while True:
             line = self.response.readline()
             if not line:

@@ -19,14 +19,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from tests.helpers import bearer
-from tests.integration.conftest import db_url_for_subprocess, log_tail, stop_process, subprocess_env
-from tests.integration.test_worker_and_run import free_port
+from tests.integration.conftest import db_url_for_subprocess, free_port, log_tail, stop_process, subprocess_env
 from tests.users.factories import UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -155,10 +155,10 @@ def exhausted_pool(monkeypatch) -> Iterator[None]:
     from psycopg_pool import PoolTimeout
 
     connection.ensure_connection()
-    pool = connection.pool
+    pool = connection.pool  # type: ignore[attr-defined]  # the psycopg backend's pool: not in stubs
     assert pool is not None, "settings must configure the psycopg pool"
     monkeypatch.setattr(pool, "timeout", 0.5)
-    held = []
+    held: list[Any] = []
     try:
         while len(held) < pool.max_size:
             held.append(pool.getconn(timeout=0.5))
@@ -194,8 +194,9 @@ def test_api_request_answers_503_database_busy_when_the_pool_is_exhausted(exhaus
 
     from tests.helpers import assert_error
 
-    headers = bearer(UserFactory())
-    response = in_another_thread(lambda: APIClient().get("/api/v1/auth/me/", **headers))
+    client = APIClient()
+    client.credentials(**bearer(UserFactory()))
+    response = in_another_thread(lambda: client.get("/api/v1/auth/me/"))
     error = assert_error(response, 503, "database_busy")
     assert response["Retry-After"] == "5"
     assert error["details"] == {"retry_after": 5}
@@ -217,7 +218,7 @@ def test_the_test_processs_pool_points_at_the_test_database():
     the first query, must connect to test_<name>, never to the developer's database."""
     connection.ensure_connection()
     assert connection.settings_dict["NAME"].startswith("test_")
-    assert connection.pool.kwargs["dbname"] == connection.settings_dict["NAME"]
+    assert connection.pool.kwargs["dbname"] == connection.settings_dict["NAME"]  # type: ignore[attr-defined]
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_database()")
         assert cursor.fetchone()[0] == connection.settings_dict["NAME"]

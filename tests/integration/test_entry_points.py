@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -97,7 +98,7 @@ def post(url: str, data: dict, headers: dict[str, str]) -> tuple[int, dict]:
 
 
 @pytest.fixture
-def daphne_behind_a_proxy(tmp_path: Path) -> str:
+def daphne_behind_a_proxy(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = subprocess_env(
         THEO_BEHIND_PROXY="true",

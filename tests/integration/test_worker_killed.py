@@ -118,7 +118,7 @@ def test_a_document_that_keeps_killing_its_worker_fails_after_the_bound(prefork_
 
         document = wait_until_finished(document_id, timeout=WAIT_SECONDS)
 
-        log = log_tail(prefork_worker.log_path, 20000)  # type: ignore[attr-defined]
+        log = log_tail(prefork_worker.log_path, 20000)
         assert document.status == "failed", log
         assert document.attempts == MAX_ATTEMPTS
         assert f"interrupted {MAX_ATTEMPTS} times" in document.failure_reason

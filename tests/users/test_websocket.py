@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -16,6 +17,7 @@ from django.db import connections
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.core import sockets as registry
+from apps.core.redis import redis_client
 from apps.users.models import User
 from apps.users.services import user_delete, user_set_password, user_suspend, user_update
 from tests.users.factories import UserFactory
@@ -230,7 +232,7 @@ async def test_the_places_of_a_crashed_process_are_freed(sockets, settings):
     entries not refreshed for STALE_SECONDS stop counting."""
     settings.EVENTS_SOCKETS_PER_USER = 1
     user = await make_user()
-    client = await sync_to_async(registry._client)()
+    client: Any = await sync_to_async(redis_client)()
     dead = {"specific.dead!channel": time.time() - registry.STALE_SECONDS - 1}
     await sync_to_async(client.zadd)(registry._user_key("events", user.pk), dead)
     await sync_to_async(client.zadd)(registry._total_key("events"), dead)
