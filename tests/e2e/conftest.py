@@ -139,8 +139,8 @@ def open_session(browser: Browser, theo_server: str) -> Iterator[Callable[..., S
         session.close()
 
 
-@pytest.fixture(autouse=True)
-def _personas(transactional_db: Any) -> None:
+@pytest.fixture
+def personas(transactional_db: Any) -> None:
     """Transactional tests empty the table the seeding migration filled: seed again."""
     from apps.chat.models import Persona
     from apps.chat.personas import seed_default_personas
