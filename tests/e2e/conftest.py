@@ -2,7 +2,8 @@
 pytest database and Redis, a fake Claude speaking the real streaming protocol, and Debian's
 Chromium driven by Playwright.
 
-The server runs once per session; each test commits its own rows (transactional tests) and
+The server runs once for the tests/e2e package (stopped after its last test, so its worker
+never takes tasks meant for later tests' own workers); each test commits its own rows (transactional tests) and
 pytest-django empties the tables after it. The server keeps PYTEST_VERSION, so it uses the
 test Redis databases: `cache.clear()` between tests resets its rate limits too.
 """
@@ -39,13 +40,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fake_claude_server() -> Iterator[FakeClaude]:
     with FakeClaude() as fake:
         yield fake
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def theo_server(
     django_db_setup: Any, tmp_path_factory: pytest.TempPathFactory, fake_claude_server: FakeClaude
 ) -> Iterator[str]:
@@ -86,7 +87,7 @@ def theo_server(
         stop_process(process, timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with chromium() as browser:
         yield browser
