@@ -16,6 +16,8 @@ from playwright.sync_api import Page, expect
 from pythonbible import Book
 
 from apps.knowledge.bible import bible_load
+from apps.knowledge.embeddings import model_name
+from apps.knowledge.models import Passage
 from apps.users.models import User
 from tests.chat import fake_claude as fake
 from tests.documents.files import pdf_bytes
@@ -75,7 +77,7 @@ def test_register_approve_upload_search_read_and_chat(
     staff = User.objects.create_user(
         email="overseer@example.org", password=None, role=User.Role.ADMIN, status=User.Status.APPROVED
     )
-    ApprovedEntryFactory(title="Justification", body="Declared righteous by grace (Rom 3:24).", tags=["grace"])
+    entry = ApprovedEntryFactory(title="Justification", body="Declared righteous by grace (Rom 3:24).", tags=["grace"])
     email = "phoebe@example.org"
 
     newcomer = open_session()
@@ -141,6 +143,16 @@ def test_register_approve_upload_search_read_and_chat(
     page.wait_for_url(re.compile(r"/(documents|scripture|knowledge)/"))
     assert page.url.endswith(href), (page.url, href)
 
+    # The Bible indexing bars are sized without inline styles, also after htmx swaps them.
+    Passage.objects.filter(source_kind=Passage.SourceKind.BIBLE, translation="kjv").update(
+        embedding=[0.1] * 384, embedding_model=model_name()
+    )  # 433 of 31,102 KJV verses embedded: 1%
+    page.goto("/search/")
+    expect(page.locator(".bible-progress .bar").first).to_have_attribute("data-percent", "1", timeout=15_000)
+    assert page.locator(".bible-progress .bar").first.evaluate("bar => bar.style.width") == "1%"
+    page.evaluate("() => new Promise((done) => document.body.addEventListener('htmx:afterSettle', done, {once: true}))")
+    assert page.locator(".bible-progress .bar").first.evaluate("bar => bar.style.width") == "1%"
+
     # Every page, at both widths.
     member_pages = {
         "home": "/",
@@ -149,6 +161,7 @@ def test_register_approve_upload_search_read_and_chat(
         "chat-list": "/chat/",
         "chat": chat_url,
         "knowledge": "/knowledge/",
+        "knowledge-entry": f"/knowledge/{entry.pk}/",
         "search": f"/search/?q={word}",
         "scripture": "/scripture/?ref=Rom+8%3A28-30",
         "usage": "/usage/",
