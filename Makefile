@@ -13,14 +13,30 @@ TORCH_FIRST := $(if $(TORCH_INDEX_URL),$(PIP) install --quiet --index-url $(TORC
 # mypy's Django plugin imports theo.settings; placeholder URLs keep it from starting the
 # embedded PostgreSQL and Redis (nothing connects to them).
 LINT_ENV := DATABASE_URL=postgres://lint@/lint?host=/nonexistent REDIS_URL=redis://127.0.0.1:1/0
+# Browser tests (tests/e2e, the answer renderer) drive this Chromium with Playwright: no download.
+export THEO_CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test bench lint format clean-venv stop
+.PHONY: run test bench lint format clean-venv stop chromium
 
 run: $(VENV)/.runtime-deps
 	$(PY) manage.py run
 
-test: $(VENV)/.dev-deps
+test: $(VENV)/.dev-deps chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Debian's Chromium for the browser tests: installed when missing if we are root with apt.
+chromium:
+	@if [ -x "$(THEO_CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Chromium for the browser tests: apt-get install chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || exit 1; \
+	fi; \
+	if [ ! -x "$(THEO_CHROMIUM)" ]; then \
+		echo "The browser tests need Chromium at $(THEO_CHROMIUM), and it is not there." >&2; \
+		echo "Install it:  sudo apt-get install chromium   (Debian; on Ubuntu: sudo snap install chromium," >&2; \
+		echo "then THEO_CHROMIUM=/snap/bin/chromium make test), or set THEO_CHROMIUM to a Chromium/Chrome binary." >&2; \
+		exit 1; \
+	fi
 
 bench: $(VENV)/.dev-deps
 	$(PY) -m bench $(BENCH)

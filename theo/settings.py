@@ -141,6 +141,28 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
+# --- Content-Security-Policy (django-csp 4; docs/security.md) -------------------------
+# Every page: scripts, styles, images and fonts from Theo itself only; no inline script,
+# event handler or style attribute (pages put those in static files), no eval. JSON in
+# <script type="application/json"> (json_script) is data, not script: CSP does not block it.
+# connect-src 'self' also covers Theo's own WebSockets (CSP Level 3). img-src data: is for
+# the icons Swagger UI's stylesheet embeds.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 ROOT_URLCONF = "theo.urls"
 WSGI_APPLICATION = "theo.wsgi.application"
 ASGI_APPLICATION = "theo.asgi.application"

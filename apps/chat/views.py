@@ -3,6 +3,7 @@ the WebSocket), /usage/ (your AI usage of the last 30 days and your budget)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -56,16 +57,30 @@ def chat_index(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "chat/index.html", _context(request))
 
 
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    """A form's id field: empty is None; anything that is not a UUID is ValueError."""
+    return uuid.UUID(value) if value else None
+
+
 @login_required
 @require_POST
 def chat_new(request: HttpRequest) -> HttpResponse:
-    persona = selectors.personas_active().filter(pk=request.POST.get("persona") or None).first()  # type: ignore[misc]
+    try:
+        persona_id = _uuid_or_none(request.POST.get("persona"))
+        document_id = _uuid_or_none(request.POST.get("document_id"))
+        persona = selectors.personas_active().filter(pk=persona_id).first() if persona_id else None
+        if persona_id and persona is None:
+            raise ValueError("inactive or deleted persona")
+    except ValueError:
+        # Only a forged or stale form sends these: say so on the page, with status 400.
+        messages.error(request, "That persona or document does not exist (any more). Choose one from the list.")
+        return render(request, "chat/index.html", _context(request), status=400)
     try:
         conversation = services.conversation_create(
             owner=request.user,
             persona=persona,
             scope=request.POST.get("scope") or None,
-            document_id=request.POST.get("document_id") or None,
+            document_id=document_id,
         )
     except (TheoError, ValueError) as error:
         messages.error(request, getattr(error, "message", "Choose a document to talk about."))

@@ -123,8 +123,15 @@
   if (!root) return;
   var documentId = root.dataset.id;
   var canEdit = root.dataset.canEdit === "true";
+  var lastNews = Date.now(); // when the server last told us the document's state
 
+  function finished(status) { return status === "completed" || status === "failed"; }
+
+  // The room replays the current state when the socket opens, and the page also asks the API
+  // whenever the socket is down or quiet: a document that finished before (or while) the
+  // page subscribed is still seen finishing.
   function setProgress(event) {
+    lastNews = Date.now();
     var progress = document.getElementById("doc-progress");
     progress.querySelector(".bar").style.width = event.progress + "%";
     progress.querySelector(".label").textContent = event.progress + "%";
@@ -142,12 +149,42 @@
       else if (index === current && event.status === "processing") item.classList.add("current");
     });
     show(document.getElementById("failure"), event.status === "failed" ? event.failure_reason : "");
-    var wasFinished = root.dataset.status === "completed" || root.dataset.status === "failed";
+    var wasFinished = finished(root.dataset.status);
     root.dataset.status = event.status;
-    if (event.status === "completed" && !wasFinished) {
-      setTimeout(function () { window.location.reload(); }, 800);  // show the new passages
-    }
+    if (event.status === "completed" && !wasFinished) showResults();
   }
+
+  // The passages (and what reading found: pages, themes) from the server's own page, swapped
+  // in place: no reload, the room's socket stays open.
+  var fetching = false;
+  function showResults() {
+    if (fetching) return;
+    fetching = true;
+    fetch(window.location.pathname + window.location.search, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        ["passages", "doc-meta", "themes"].forEach(function (id) {
+          var now = document.getElementById(id);
+          var next = fresh.getElementById(id);
+          if (now && next) now.replaceWith(document.importNode(next, true));
+        });
+        fetching = false;
+      })
+      .catch(function () { window.location.reload(); });
+  }
+
+  function askState() {
+    api("GET", "/api/v1/documents/" + documentId + "/").then(function (d) {
+      setProgress({ status: d.status, stage: d.stage, progress: d.progress, message: d.progress_message, failure_reason: d.failure_reason });
+    }).catch(function () { /* the socket or the next check will tell */ });
+  }
+  setInterval(function () {
+    if (!finished(root.dataset.status) && Date.now() - lastNews > 15000) askState();
+  }, 5000);
 
   function renderPresence(users) {
     var list = document.getElementById("presence-list");
@@ -208,7 +245,9 @@
       }
     });
     socket.addEventListener("close", function (event) {
-      if (event.code === 4404 || event.code === 4403 || event.code === 4401 || event.code === 4008) return;
+      if (event.code === 4404 || event.code === 4403 || event.code === 4401) return;
+      if (!finished(root.dataset.status)) askState(); // what happened while we were away
+      if (event.code === 4008) return; // this account has too many sockets open: no reconnect loop
       var delay = Math.min(30000, 1000 * Math.pow(2, attempt || 0));
       setTimeout(function () { connect((attempt || 0) + 1); }, delay);
     });
@@ -239,13 +278,14 @@
       .catch(function (e) { alert(errorText(e)); });
   });
 
-  document.querySelectorAll(".note-on").forEach(function (button) {
-    button.addEventListener("click", function () {
-      document.getElementById("note-passage").value = button.dataset.passageId;
-      document.getElementById("note-page").value = button.dataset.page || "";
-      show(document.getElementById("note-anchor"), "On the passage " + (button.dataset.page ? "at p. " + button.dataset.page : "selected"));
-      document.getElementById("note-body").focus();
-    });
+  // Delegated: the passages are swapped in when processing ends.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest(".note-on");
+    if (!button) return;
+    document.getElementById("note-passage").value = button.dataset.passageId;
+    document.getElementById("note-page").value = button.dataset.page || "";
+    show(document.getElementById("note-anchor"), "On the passage " + (button.dataset.page ? "at p. " + button.dataset.page : "selected"));
+    document.getElementById("note-body").focus();
   });
 
   var noteForm = document.getElementById("note-form");

@@ -1,8 +1,9 @@
 // A small, safe Markdown renderer for answers: everything is HTML-escaped FIRST, then a
 // few Markdown forms become tags Theo writes itself (paragraphs, headings, lists, quotes,
-// code, bold, italic, links to http(s) and same-site paths, citation chips [n]).
-// No HTML from the model or from documents can ever execute. Works in the browser
-// (window.TheoMarkdown) and in node (module.exports) for the tests.
+// code, bold, italic, links, citation chips [n]). No HTML from the model or from documents
+// can ever execute. Links the model writes go to http(s) addresses, shown with the host they
+// really lead to, or to paths on this site; a link never looks like a citation chip.
+// Browser only (window.TheoMarkdown); tests/chat/test_markdown_js.py runs it in Chromium.
 (function (root) {
   "use strict";
 
@@ -12,24 +13,58 @@
       .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
   }
 
-  function safeUrl(url) {
-    // `url` is already escaped; only web links and same-site paths survive.
-    return /^(https?:\/\/|\/(?!\/))/i.test(url) ? url : null;
+  function unescapeHtml(text) {
+    return String(text)
+      .replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">")
+      .replace(/&amp;/g, "&");
+  }
+
+  // Relative links are resolved against a stand-in origin: whatever leaves it is not relative.
+  var HERE = "https://theo.invalid/here/";
+
+  // {href, host} for a link the page may show, else null. `url` is HTML-escaped text.
+  // Refused: other schemes (javascript:, data:, ...), protocol-relative //host, and any
+  // backslash or control character (browsers read /\host as //host and drop tabs).
+  function linkTarget(url) {
+    var raw = unescapeHtml(url);
+    if (!raw || /[\\\u0000-\u0020\u007f]/.test(raw)) return null;
+    var parsed;
+    try { parsed = new URL(raw, HERE); } catch (invalid) { return null; }
+    if (/^https?:\/\//i.test(raw)) {
+      if ((parsed.protocol !== "http:" && parsed.protocol !== "https:") || !parsed.hostname) return null;
+      parsed.username = parsed.password = "";  // "https://trusted@evil/" goes to evil: say so
+      return { href: parsed.href, host: parsed.host };
+    }
+    if (/^[a-z][a-z0-9+.-]*:/i.test(raw) || /^\/\//.test(raw) || parsed.origin !== new URL(HERE).origin) return null;
+    return { href: raw, host: "" };
+  }
+
+  // A label of citation numbers ("1", "2, 3", "[4]") would pass for a chip: never a link.
+  var CITATION_LIKE = /^\s*\[?\s*\d+(?:\s*,\s*\d+)*\s*\]?\s*$/;
+
+  function link(label, url) {
+    var target = linkTarget(url);
+    if (!target || CITATION_LIKE.test(label.replace(/<[^>]*>/g, ""))) return label;
+    var host = target.host ? ' <span class="link-host">(' + escapeHtml(target.host) + ")</span>" : "";
+    return '<a class="link-out" href="' + escapeHtml(target.href) + '" rel="noopener noreferrer nofollow">' + label + host + "</a>";
   }
 
   function inline(text, citations) {
     var codes = [];
+    var links = [];
     text = text.replace(/`([^`]+)`/g, function (_, code) { codes.push(code); return "\u0000" + (codes.length - 1) + "\u0000"; });
     text = text
       .replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>")
       .replace(/(^|[^*])\*([^*\s][^*]*)\*/g, "$1<em>$2</em>")
+      // Links are set aside until the chips are made, so no chip can end up inside one.
       .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, function (match, label, url) {
-        var safe = safeUrl(url);
-        return safe ? '<a href="' + safe + '" rel="noopener noreferrer">' + label + "</a>" : label;
+        links.push(link(label, url));
+        return "\u0001" + (links.length - 1) + "\u0001";
       })
       .replace(/\[(\d+(?:\s*,\s*\d+)*)\]/g, function (_, numbers) {
         return numbers.split(",").map(function (n) { return chip(parseInt(n, 10), citations); }).join("");
       });
+    text = text.replace(/\u0001(\d+)\u0001/g, function (_, i) { return links[+i]; });
     return text.replace(/\u0000(\d+)\u0000/g, function (_, i) { return "<code>" + codes[+i] + "</code>"; });
   }
 
@@ -39,16 +74,18 @@
     var label = escapeHtml(item.reference || (item.title + (item.page_start ? ", p. " + item.page_start : "")));
     var classes = "cite" + (item.verified ? "" : " unverified");
     var title = item.verified ? label : label + " (could not be verified)";
-    var url = item.url && safeUrl(escapeHtml(item.url));
-    return url
-      ? '<a class="' + classes + '" href="' + url + '" title="' + title + '">' + n + "</a>"
+    // Citation URLs come from Theo, not the model: only paths on this site.
+    var target = item.url ? linkTarget(escapeHtml(item.url)) : null;
+    return target && !target.host
+      ? '<a class="' + classes + '" href="' + escapeHtml(target.href) + '" title="' + title + '">' + n + "</a>"
       : '<span class="' + classes + '" title="' + title + '">' + n + "</span>";
   }
 
   function render(markdown, citationItems) {
     var citations = {};
     (citationItems || []).forEach(function (item) { citations[item.n] = item; });
-    var lines = escapeHtml(markdown || "").split(/\r?\n/);
+    // \u0000 and \u0001 mark code and links set aside while a line is rendered.
+    var lines = escapeHtml(String(markdown || "").replace(/[\u0000\u0001]/g, "")).split(/\r?\n/);
     var html = [];
     var list = null;
     var paragraph = [];
@@ -100,7 +137,5 @@
     return html.join("\n");
   }
 
-  var api = { render: render, escapeHtml: escapeHtml };
-  if (typeof module !== "undefined" && module.exports) module.exports = api;
-  else root.TheoMarkdown = api;
-})(typeof window !== "undefined" ? window : this);
+  root.TheoMarkdown = { render: render, escapeHtml: escapeHtml };
+})(window);
