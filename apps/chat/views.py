@@ -64,7 +64,7 @@ def _uuid_or_none(value: str | None) -> uuid.UUID | None:
 
 @login_required
 @require_POST
-def chat_new(request: HttpRequest) -> HttpResponse:
+def chat_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     try:
         persona_id = _uuid_or_none(request.POST.get("persona"))
         document_id = _uuid_or_none(request.POST.get("document_id"))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import Page
+from playwright.sync_api import Dialog, Page
 
 from tests.e2e.browser import chromium
 
@@ -48,8 +48,14 @@ def page() -> Iterator[Page]:
         page.route("http://theo.test/**", lambda route: route.fulfill(body="<!doctype html><body></body>"))
         page.goto("/chat/1/")
         page.add_script_tag(path=str(MARKDOWN_JS))
-        page.dialogs = []
-        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+        dialogs: list[str] = []
+
+        def dismiss(dialog: Dialog) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", dismiss)
+        page.dialogs = dialogs  # type: ignore[attr-defined]  # read by the tests below
         yield page
 
 
@@ -91,7 +97,7 @@ PAYLOADS = [
 def test_payloads_render_inert(page: Page, payload: str) -> None:
     citation = {"n": 1, "title": payload, "verified": True, "url": "javascript:alert(1)"}
     result = render(page, f"Answer {payload} [1]", [citation])
-    assert not page.dialogs
+    assert not page.dialogs  # type: ignore[attr-defined]
     for link in result["links"]:
         assert link["resolved"].startswith("https://example.org/"), result["html"]  # the only allowed host above
     assert "undefined" not in result["text"]

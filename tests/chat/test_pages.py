@@ -40,6 +40,7 @@ def test_new_conversation_with_an_unknown_document_says_so(client: Any, make_use
 def test_new_conversation_with_a_real_persona_still_works(client: Any, make_user: Any) -> None:
     client.force_login(make_user())
     persona = Persona.objects.filter(is_active=True).first()
+    assert persona is not None
     response = client.post("/chat/new/", {"scope": "bible", "persona": str(persona.pk)})
     assert response.status_code == 302
     assert Conversation.objects.get().persona == persona

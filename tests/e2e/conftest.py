@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, ViewportSize
 
 from apps.users.models import User
 from tests.chat.fake_claude import FakeClaude
@@ -30,8 +30,8 @@ from tests.e2e.browser import chromium
 from tests.integration.conftest import log_tail, stop_process, subprocess_env
 
 SERVER_START_SECONDS = 120
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 860}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 def _free_port() -> int:
@@ -96,7 +96,7 @@ def browser() -> Iterator[Browser]:
 class Session:
     """A browser context for one user; collects console errors and CSP violations."""
 
-    def __init__(self, browser: Browser, base_url: str, viewport: dict[str, int]) -> None:
+    def __init__(self, browser: Browser, base_url: str, viewport: ViewportSize) -> None:
         self.base_url = base_url
         self.context: BrowserContext = browser.new_context(base_url=base_url, viewport=viewport)
         self.context.set_default_timeout(15_000)
@@ -105,7 +105,12 @@ class Session:
 
     def new_page(self) -> Page:
         page = self.context.new_page()
-        page.on("console", lambda message: message.type == "error" and self.problems.append(message.text))
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                self.problems.append(message.text)
+
+        page.on("console", on_console)
         page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
         # Every CSP violation is also reported as an event in the page.
         page.add_init_script(
@@ -130,7 +135,7 @@ class Session:
 def open_session(browser: Browser, theo_server: str) -> Iterator[Callable[..., Session]]:
     sessions: list[Session] = []
 
-    def open_(viewport: dict[str, int] = DESKTOP) -> Session:
+    def open_(viewport: ViewportSize = DESKTOP) -> Session:
         session = Session(browser, theo_server, viewport)
         sessions.append(session)
         return session

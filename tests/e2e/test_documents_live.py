@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from playwright.sync_api import Page, WebSocketRoute, expect
+from playwright.sync_api import FilePayload, Frame, Page, WebSocketRoute, expect
 
 from apps.documents import pipeline
 from apps.documents.models import Document
@@ -29,13 +29,18 @@ DOCUMENT_PAGE = re.compile(r"/documents/[0-9a-f-]{36}/$")
 def count_loads(page: Page) -> list[str]:
     """Every main-frame navigation of `page` from now on (a reload is one)."""
     loads: list[str] = []
-    page.on("framenavigated", lambda frame: frame == page.main_frame and loads.append(frame.url))
+
+    def on_navigated(frame: Frame) -> None:
+        if frame == page.main_frame:
+            loads.append(frame.url)
+
+    page.on("framenavigated", on_navigated)
     return loads
 
 
 def upload(page: Page, name: str, content: bytes, mime: str = "text/plain") -> None:
     page.goto("/documents/")
-    page.set_input_files("#file", files=[{"name": name, "mimeType": mime, "buffer": content}])
+    page.set_input_files("#file", files=[FilePayload(name=name, mimeType=mime, buffer=content)])
     page.click("#upload-button")
     page.wait_for_url(DOCUMENT_PAGE)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Frame, Page, expect
 from pythonbible import Book
 
 from apps.knowledge.bible import bible_load
@@ -100,7 +100,12 @@ def test_register_approve_upload_search_read_and_chat(
     page.wait_for_url(re.compile(r"/documents/[0-9a-f-]{36}/$"))
     document_url = page.url
     loads: list[str] = []
-    page.on("framenavigated", lambda frame: frame == page.main_frame and loads.append(frame.url))
+
+    def on_navigated(frame: Frame) -> None:
+        if frame == page.main_frame:
+            loads.append(frame.url)
+
+    page.on("framenavigated", on_navigated)
     expect(page.locator("#status-badge")).to_have_text("Completed", timeout=60_000)
     expect(page.locator("#doc-progress .label")).to_have_text("100%")
     expect(page.locator("#stages li.done")).to_have_count(page.locator("#stages li").count())
@@ -181,7 +186,7 @@ def test_register_approve_upload_search_read_and_chat(
 
 def tour(session: Session, signed_in_as: Session | None, pages: dict[str, str], size: str) -> None:
     if signed_in_as is not None:
-        session.context.add_cookies(signed_in_as.context.cookies())
+        session.context.add_cookies(signed_in_as.context.cookies())  # type: ignore[arg-type]  # Cookie is a SetCookieParam
     page = session.page
     for name, url in pages.items():
         page.goto(url)
