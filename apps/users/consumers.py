@@ -141,6 +141,10 @@ class ApprovedUserConsumer(AsyncJsonWebsocketConsumer):
         """Reload the account; close the socket (and say False) if it may no longer be here."""
         user = await current_user(self.user.pk)
         close_code = close_code_for(user)
+        if close_code is None and user is not None and user.password != self.user.password:
+            # Changed by a route that sends no event (e.g. `manage.py changepassword`): the
+            # socket must not outlive the credentials it was opened with.
+            close_code = CLOSE_RECONNECT
         if close_code is not None:
             await self.close(code=close_code)
             return False

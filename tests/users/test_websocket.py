@@ -227,6 +227,23 @@ async def test_a_message_from_an_account_suspended_by_any_route_closes_the_socke
     assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
 
 
+async def test_a_message_after_a_password_change_by_any_route_closes_the_socket():
+    """`manage.py changepassword` saves the model directly and sends no event."""
+    user = await make_user()
+    communicator = await welcomed(user)
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=3) == {"type": "pong"}
+
+    def change_password() -> None:
+        account = User.objects.get(pk=user.pk)
+        account.set_password("a new long passphrase 42")
+        account.save()
+
+    await sync_to_async(change_password)()
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4000}
+
+
 async def test_the_places_of_a_crashed_process_are_freed(sockets, settings):
     """A process that dies cannot unregister its sockets; live processes refresh theirs, so
     entries not refreshed for STALE_SECONDS stop counting."""
