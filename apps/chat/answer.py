@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from apps.chat import providers, realtime
+from apps.chat import budget, providers, realtime
 from apps.chat.citations import Source, number_sources, validate_citations
 from apps.chat.models import AIUsage, Conversation, Message
 from apps.chat.selectors import recent_messages
@@ -53,6 +53,7 @@ class Prepared:
     sources: list[Source]
     system: list[dict[str, Any]]
     messages: list[dict[str, Any]]
+    input_budget: int = 0
     degraded_reason: str = ""
     usage: providers.Usage = field(default_factory=providers.Usage)
 
@@ -72,6 +73,19 @@ def validate_question(content: Any) -> str:
             details={"content": [f"At most {settings.CHAT_MAX_QUESTION_CHARS} characters."]},
         )
     return content.strip()
+
+
+def check_question_fits(*, conversation: Conversation, question: str) -> None:
+    """400 `question_too_long` when the question alone (with the persona, the citation rules
+    and room for the answer) would not fit in the model's context window: then no number of
+    dropped sources or turns could make it fit."""
+    allowed = budget.input_budget(tools=providers.TOOLS) - budget.estimate_tokens(system_prompt(conversation, []))
+    if budget.estimate_tokens(_question_turns(question)) > allowed:
+        raise budget.question_too_long(allowed_tokens=allowed - budget.OVERHEAD_PER_BLOCK * 2 - 30)
+
+
+def _question_turns(question: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": question}]
 
 
 def chat_rate_limit(user: Any) -> None:
@@ -156,15 +170,44 @@ CITATION_RULES = (
 )
 
 
+def fit_to_budget(
+    *, conversation: Conversation, question: str, sources: list[Source], history: list[dict[str, Any]], limit: int
+) -> tuple[list[Source], list[dict[str, Any]]]:
+    """The sources and history that fit in `limit` estimated tokens with the persona and the
+    question: the oldest turns go first, then the lowest-ranked sources (the question was
+    checked to fit on its own)."""
+    sources, history = list(sources), list(history)
+
+    def size() -> int:
+        system = budget.estimate_tokens(system_prompt(conversation, sources))
+        return system + budget.estimate_tokens([*history, *_question_turns(question)])
+
+    while size() > limit and (history or sources):
+        if history:
+            history.pop(0)
+            while history and history[0]["role"] != "user":  # the API wants a user turn first
+                history.pop(0)
+        else:
+            sources.pop()
+    return sources, history
+
+
 def prepare(*, user: Any, conversation: Conversation, question: str) -> tuple[Prepared, Message]:
-    """Save the question, retrieve, build the prompt and decide who answers."""
+    """Save the question, retrieve, build the prompt within the token budget and decide who answers."""
     with transaction.atomic():
         question_message = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
         conversation_title_from(conversation=conversation, question=question)
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
-    sources = number_sources(retrieve(user=user, conversation=conversation, query=question, k=settings.CHAT_SOURCES))
-    messages = [*_history(conversation, before=question_message), {"role": "user", "content": question}]
-    prepared = Prepared(user, conversation, question, sources, system_prompt(conversation, sources), messages)
+    limit = budget.input_budget(tools=providers.TOOLS)
+    sources, history = fit_to_budget(
+        conversation=conversation,
+        question=question,
+        sources=number_sources(retrieve(user=user, conversation=conversation, query=question, k=settings.CHAT_SOURCES)),
+        history=_history(conversation, before=question_message),
+        limit=limit,
+    )
+    messages = [*history, *_question_turns(question)]
+    prepared = Prepared(user, conversation, question, sources, system_prompt(conversation, sources), messages, limit)
     prepared.degraded_reason = _degraded_reason(user)
     return prepared, question_message
 
@@ -182,8 +225,9 @@ def _degraded_reason(user: Any) -> str:
 # --- tools ----------------------------------------------------------------------------------
 
 
-def run_tool(prepared: Prepared, name: str, tool_input: dict[str, Any]) -> str:
-    """Execute a tool with the asking user's access rule; new passages join the sources."""
+def run_tool(prepared: Prepared, name: str, tool_input: dict[str, Any], room: int) -> str:
+    """Execute a tool with the asking user's access rule; new passages join the sources, as
+    many (best first) as fit in `room` estimated tokens."""
     if name == "search_library":
         query = str(tool_input.get("query", "")).strip()[:500]
         if not query:
@@ -196,7 +240,7 @@ def run_tool(prepared: Prepared, name: str, tool_input: dict[str, Any]) -> str:
             hit.passage
             for hit in passages_search(user=prepared.user, query=query, scope=scope, k=5, source_ids=source_ids).hits
         ]
-        return _add_sources(prepared, passages) or "Nothing matched."
+        return _add_sources(prepared, passages, room) if passages else "Nothing matched."
     if name == "lookup_scripture":
         translation = (
             tool_input.get("translation") if tool_input.get("translation") in scripture.TRANSLATIONS else "web"
@@ -216,21 +260,30 @@ def run_tool(prepared: Prepared, name: str, tool_input: dict[str, Any]) -> str:
             )
             .order_by("chunk_index")
         )
-        return _add_sources(prepared, list(verses)) or "\n".join(f"{v.reference}: {v.text}" for v in passage.verses)
+        verses = list(verses)
+        if verses:
+            return _add_sources(prepared, verses, room)
+        return budget.trim_to("\n".join(f"{v.reference}: {v.text}" for v in passage.verses), room)
     return f"Unknown tool {name}."
 
 
-def _add_sources(prepared: Prepared, passages: list[Passage]) -> str:
+def _add_sources(prepared: Prepared, passages: list[Passage], room: int) -> str:
+    """The passages' numbered blocks while they fit in `room`; only those become sources."""
     known = {source.passage.pk: source for source in prepared.sources}
-    blocks = []
+    blocks: list[str] = []
+    left = room - budget.OVERHEAD_PER_BLOCK
     for passage in passages:
-        source = known.get(passage.pk)
-        if source is None:
-            source = Source(len(prepared.sources) + 1, passage)
+        source = known.get(passage.pk) or Source(len(prepared.sources) + 1, passage)
+        block = source.prompt_block()
+        cost = len(block.encode("utf-8")) + 2
+        if cost > left:
+            break  # the rest rank lower
+        left -= cost
+        if passage.pk not in known:
             prepared.sources.append(source)
             known[passage.pk] = source
-        blocks.append(source.prompt_block())
-    return "\n\n".join(blocks)
+        blocks.append(block)
+    return "\n\n".join(blocks) or providers.NO_ROOM
 
 
 # --- finishing --------------------------------------------------------------------------------
@@ -285,6 +338,7 @@ async def answer_stream(
     (so HTTP can answer 400/429 in the error format before a stream starts)."""
     try:
         question = validate_question(content)
+        await sync_to_async(check_question_fits)(conversation=conversation, question=question)
         if not checked:
             await sync_to_async(chat_rate_limit)(user)
     except RateLimited as error:
@@ -302,14 +356,18 @@ async def answer_stream(
             async for text in providers.claude_stream(
                 system=prepared.system,
                 messages=prepared.messages,
-                run_tool=sync_to_async(lambda name, tool_input: run_tool(prepared, name, tool_input)),
+                run_tool=sync_to_async(lambda name, tool_input, room: run_tool(prepared, name, tool_input, room)),
                 usage=prepared.usage,
+                input_budget=prepared.input_budget,
             ):
                 parts.append(text)
                 yield realtime.delta(text)
             await sync_to_async(breaker.record_success)()
         except providers.ProviderFailed as error:
-            await sync_to_async(breaker.record_failure)()
+            if error.provider_side:  # a request Claude refused (e.g. too large) is not Claude failing
+                await sync_to_async(breaker.record_failure)()
+            else:
+                logger.warning("claude_refused_request", code=error.code, error=str(error.__cause__ or error)[:500])
             if parts:  # the answer broke off: keep what came, say so
                 failed_code = error.code
                 yield realtime.error(error.code, f"{error.message} The answer is incomplete.")

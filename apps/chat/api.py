@@ -116,6 +116,7 @@ class AskView(EventStreamAPIView):
         conversation = selectors.conversation_get_for(user=request.user, pk=pk)
         content = validated(AskSerializer, request.data)["content"]
         question = answer.validate_question(content)
+        answer.check_question_fits(conversation=conversation, question=question)
         answer.chat_rate_limit(request.user)
         if "text/event-stream" in request.headers.get("Accept", ""):
             return event_stream_response(_sse(request.user, conversation, question))

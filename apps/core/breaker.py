@@ -10,10 +10,15 @@ The trial's success closes the breaker; its failure re-opens it for another peri
         return offline_answer(...)
     try:
         answer = call_claude(...)
-    except ClaudeError:
-        breaker.record_failure()
+    except ClaudeError as error:
+        if error.provider_side:  # 5xx, 529, 429, timeout, connection: Claude's failure
+            breaker.record_failure()
         raise  # or answer offline
     breaker.record_success()
+
+Record only failures on the provider's side. A 4xx the request itself caused (a prompt too
+large, a malformed request) says nothing about Claude's health, and counting it would let
+one user switch Claude off for everyone (chat.providers.ProviderFailed.provider_side).
 
 State lives in the default cache's Redis database (raw keys, outside Django's cache
 key scheme) under `theo:breaker:<name>:`:

@@ -176,3 +176,89 @@ def test_a_hanging_claude_times_out_into_an_offline_answer(
     body = ask(client, start_conversation(client), "grace")
     assert time.monotonic() - started < 4
     assert body["degraded"] is True and "could not answer" in body["content"]
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        fake.error(400, "invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"),
+        fake.error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes."),
+        fake.error(401, "authentication_error", "invalid x-api-key"),
+        fake.stream_error("invalid_request_error", "Invalid request"),
+    ],
+    ids=["400-prompt-too-long", "413", "401", "invalid-request-mid-stream"],
+)
+def test_a_request_claude_refuses_does_not_count_toward_the_breaker(
+    client_for: Any, reader: Any, claude_settings: Any, settings: Any, refusal: Any
+) -> None:
+    """One user's oversized (or otherwise refused) request must not switch Claude off for
+    everyone: only failures on Claude's side count. Positive control: two 5xx open it."""
+    settings.LLM_BREAKER_FAILURES = 2
+    client = client_for(reader)
+    conversation_id = start_conversation(client)
+    for _ in range(3):
+        claude_settings.respond(refusal)
+        assert ask(client, conversation_id, "grace")["degraded"] is True
+    snapshot = claude_breaker().snapshot()
+    assert (snapshot["state"], snapshot["consecutive_failures"]) == ("closed", 0)
+    claude_settings.respond(fake.error(500), fake.stream_error("overloaded_error", "Overloaded"))
+    ask(client, conversation_id, "grace")
+    ask(client, conversation_id, "grace")
+    assert claude_breaker().state().value == "open"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [fake.error(429), fake.error(500), fake.error(529), fake.stream_error("api_error", "Internal"), fake.hang(5)],
+    ids=["429", "500", "529", "api-error-mid-stream", "timeout"],
+)
+def test_failures_on_claudes_side_count_toward_the_breaker(
+    client_for: Any, reader: Any, claude_settings: Any, settings: Any, failure: Any
+) -> None:
+    settings.CHAT_TIMEOUT_SECONDS = 0.3
+    claude_settings.respond(failure)
+    client = client_for(reader)
+    assert ask(client, start_conversation(client), "grace")["degraded"] is True
+    assert claude_breaker().snapshot()["consecutive_failures"] == 1
+
+
+def test_an_unreachable_claude_counts_toward_the_breaker(client_for: Any, reader: Any, settings: Any) -> None:
+    with fake.FakeClaude() as gone:
+        base_url = gone.base_url
+    settings.ANTHROPIC_BASE_URL, settings.ANTHROPIC_API_KEY, settings.ANTHROPIC_MAX_RETRIES = base_url, "k", 0
+    client = client_for(reader)
+    assert ask(client, start_conversation(client), "grace")["degraded"] is True
+    assert claude_breaker().snapshot()["consecutive_failures"] == 1
+
+
+def test_a_failing_tool_is_reported_to_claude_not_counted_against_it(
+    client_for: Any, reader: Any, claude_settings: Any
+) -> None:
+    """Input off the tool's schema (a list for a string) makes the tool raise: Theo's failure,
+    not Claude's, so Claude hears "the tool failed" (is_error) and finishes the answer, and
+    the breaker is not touched."""
+    claude_settings.respond(
+        fake.tool_use("lookup_scripture", {"reference": "John 3:16", "translation": ["kjv"]}),
+        fake.text("Grace first [1]."),
+    )
+    client = client_for(reader)
+    body = ask(client, start_conversation(client), "grace")
+    assert body["degraded"] is False and body["content"] == "Grace first [1]."
+    (result,) = claude_settings.requests[1]["body"]["messages"][-1]["content"]
+    assert result["is_error"] is True and "tool failed" in result["content"]
+    assert claude_breaker().snapshot()["consecutive_failures"] == 0
+
+
+def test_an_empty_text_block_before_a_tool_call_is_not_sent_back(
+    client_for: Any, reader: Any, claude_settings: Any
+) -> None:
+    """The API refuses empty text blocks; Claude may send one ahead of a tool call."""
+    claude_settings.respond(
+        fake.message(fake.TextPart(("",)), fake.ToolPart("search_library", {"query": "grace"}), stop_reason="tool_use"),
+        fake.text("Grace first [1]."),
+    )
+    client = client_for(reader)
+    body = ask(client, start_conversation(client), "grace")
+    assert body["degraded"] is False and body["content"] == "Grace first [1]."
+    assistant_turn = claude_settings.requests[1]["body"]["messages"][-2]
+    assert [block["type"] for block in assistant_turn["content"]] == ["tool_use"]
