@@ -3,6 +3,7 @@ budget, and what reaches Claude (the canary)."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from decimal import Decimal
@@ -138,23 +139,43 @@ def test_over_budget_answers_offline(client_for: Any, reader: Any, claude_settin
     assert claude_settings.requests == []
 
 
-def test_canary_a_private_document_never_reaches_claude_for_another_user(
-    client_for: Any, make_user: Any, claude_settings: Any
-) -> None:
-    alice, bob = make_user(), make_user()
-    canary = f"CANARY{uuid.uuid4().hex}"
-    add_passages([f"{canary} grace precedes faith in the golden chain."], owner=alice, title="Alice's notes")
-    # Bob (and Claude on his behalf) search with words from Alice's passage, never the canary itself.
-    claude_settings.respond(
+def _sent_to_claude(fake_claude: Any) -> str:
+    """Everything Theo sent to Claude (system, messages, tool results), as one string."""
+    return " ".join(json.dumps(request["body"], ensure_ascii=False) for request in fake_claude.requests)
+
+
+def _ask_about_the_golden_chain(client: Any, fake_claude: Any) -> None:
+    """Two conversations (all and documents), one tool search each, using words from the
+    canary passage but never the canary itself."""
+    fake_claude.respond(
         fake.tool_use("search_library", {"query": "grace precedes faith golden chain", "scope": "all"}),
+        fake.text("Nothing [1]."),
         fake.tool_use("search_library", {"query": "golden chain", "scope": "documents"}),
         fake.text("Nothing [1]."),
     )
-    client = client_for(bob)
     ask(client, start_conversation(client, scope="all"), "What does the golden chain say about grace precedes faith?")
     ask(client, start_conversation(client, scope="documents"), "grace precedes faith golden chain")
-    sent = " ".join(str(request["body"]) for request in claude_settings.requests)
-    assert claude_settings.requests and canary not in sent
+
+
+@pytest.mark.parametrize("role", ["user", "power", "admin"])
+def test_canary_a_private_document_never_reaches_claude_for_another_user(
+    client_for: Any, make_user: Any, claude_settings: Any, role: str
+) -> None:
+    """Not for another reader, and not for staff either (they retrieve own + shared)."""
+    alice, bob = make_user(), make_user(role=role)
+    canary = f"CANARY{uuid.uuid4().hex}"
+    add_passages([f"{canary} grace precedes faith in the golden chain."], owner=alice, title="Alice's notes")
+    _ask_about_the_golden_chain(client_for(bob), claude_settings)
+    assert len(claude_settings.requests) == 4 and canary not in _sent_to_claude(claude_settings)
+
+    # Positive control: the same questions from the owner, the same check: the canary is found
+    # (in the first prompt's sources and in a tool result), so its absence above means something.
+    claude_settings.requests.clear()
+    _ask_about_the_golden_chain(client_for(alice), claude_settings)
+    assert canary in _sent_to_claude(claude_settings)
+    first, with_tool_result = claude_settings.requests[0], claude_settings.requests[1]
+    assert canary in json.dumps(first["body"]["system"], ensure_ascii=False)
+    assert canary in json.dumps(with_tool_result["body"]["messages"][-1], ensure_ascii=False)
 
 
 def test_a_429_is_retried_with_backoff(client_for: Any, reader: Any, claude_settings: Any, settings: Any) -> None:
