@@ -23,6 +23,7 @@ from apps.chat.serializers import (
     ConversationSerializer,
     ConversationWriteSerializer,
     MessageSerializer,
+    PersonaPublicSerializer,
     PersonaSerializer,
 )
 from apps.core.errors import TheoError, ValidationFailed
@@ -41,9 +42,13 @@ def _persona(persona_id: Any) -> Persona | None:
 
 
 class PersonaListView(APIView):
-    @extend_schema(responses=PersonaSerializer(many=True), summary="Active personas (staff also see inactive ones)")
+    @extend_schema(
+        responses=PersonaPublicSerializer(many=True),
+        summary="Active personas (staff also see inactive ones, and each one's system_prompt)",
+    )
     def get(self, request: Request) -> Response:
-        return Response(PersonaSerializer(selectors.personas_for(request.user), many=True).data)
+        serializer = PersonaSerializer if request.user.is_staff else PersonaPublicSerializer
+        return Response(serializer(selectors.personas_for(request.user), many=True).data)
 
     @extend_schema(request=PersonaSerializer, responses={201: PersonaSerializer}, summary="Create a persona (staff)")
     def post(self, request: Request) -> Response:
