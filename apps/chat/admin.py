@@ -35,7 +35,7 @@ class ConversationAdmin(admin.ModelAdmin):
     search_fields = ["owner__email"]
     list_select_related = ["owner", "persona"]
     fields = ["id", "owner", "persona", "scope", "document_id", "messages", "created_at", "updated_at"]
-    readonly_fields = fields
+    readonly_fields = ["id", "owner", "persona", "scope", "document_id", "messages", "created_at", "updated_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         return super().get_queryset(request).annotate(message_total=Count("messages"))
