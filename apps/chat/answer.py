@@ -292,6 +292,7 @@ async def answer_stream(
             if error.provider_side:  # a request Claude refused (e.g. too large) is not Claude failing
                 await sync_to_async(breaker.record_failure)()
             else:
+                await sync_to_async(breaker.record_neutral)()
                 logger.warning("claude_refused_request", code=error.code, error=str(error.__cause__ or error)[:500])
             if parts:  # the answer broke off: keep what came, say so
                 failed_code = error.code

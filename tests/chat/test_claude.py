@@ -283,3 +283,23 @@ def test_an_empty_text_block_before_a_tool_call_is_not_sent_back(
     assert body["degraded"] is False and body["content"] == "Grace first [1]."
     assistant_turn = claude_settings.requests[1]["body"]["messages"][-2]
     assert [block["type"] for block in assistant_turn["content"]] == ["tool_use"]
+
+
+def test_a_refused_half_open_trial_lets_the_next_question_try_claude(
+    client_for: Any, reader: Any, claude_settings: Any, settings: Any
+) -> None:
+    """The trial call happened to be a request Claude refused: that is no verdict, so the
+    next question makes the trial at once (not offline until the trial expires)."""
+    settings.LLM_BREAKER_FAILURES, settings.LLM_BREAKER_RESET_SECONDS = 1, 2
+    client = client_for(reader)
+    conversation_id = start_conversation(client)
+    claude_settings.respond(fake.error(500))
+    ask(client, conversation_id, "grace")
+    assert claude_breaker().state().value == "open"
+    time.sleep(2.1)
+    claude_settings.respond(fake.error(400, "invalid_request_error", "prompt is too long"), fake.text("Back [1]."))
+    refused = ask(client, conversation_id, "grace")
+    assert refused["degraded"] is True and "could not answer" in refused["content"]
+    answered = ask(client, conversation_id, "grace")
+    assert answered["degraded"] is False and answered["content"] == "Back [1]."
+    assert claude_breaker().state().value == "closed"
