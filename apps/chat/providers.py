@@ -192,6 +192,10 @@ async def _tool_results(final: Any, *, run_tool: ToolRunner, room: int) -> list[
     return results
 
 
+def _fits(system: list[dict[str, Any]], messages: list[dict[str, Any]], input_budget: int) -> bool:
+    return budget.estimate_tokens(system) + budget.estimate_tokens(messages) <= input_budget
+
+
 async def claude_stream(
     *,
     system: list[dict[str, Any]],
@@ -224,12 +228,17 @@ async def claude_stream(
             if final.stop_reason != "tool_use":
                 return
             messages.append(_assistant_turn(final))
-            room = input_budget - budget.estimate_tokens(system) - budget.estimate_tokens(messages)
+            wrapper = budget.estimate_tokens([{"role": "user", "content": []}])
+            room = input_budget - budget.estimate_tokens(system) - budget.estimate_tokens(messages) - wrapper
             results = await _tool_results(final, run_tool=run_tool, room=room)
-            if results is None:
+            turn = {"role": "user", "content": results}
+            if results is not None and not _fits(system, [*messages, turn], input_budget):
+                # JSON escapes made the results larger than their text: fall back to the note.
+                turn["content"] = [{**result, "content": NO_ROOM} for result in results]
+            if results is None or not _fits(system, [*messages, turn], input_budget):
                 logger.warning("chat_context_full", round=round_number, room=room)
                 return
-            messages.append({"role": "user", "content": results})
+            messages.append(turn)
     except anthropic.RateLimitError as error:
         raise ProviderFailed("provider_rate_limited", "Claude is rate limiting Theo right now.") from error
     except anthropic.APIStatusError as error:

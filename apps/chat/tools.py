@@ -80,7 +80,7 @@ def _add_sources(prepared: Prepared, passages: list[Passage], room: int) -> str:
     for passage in passages:
         source = known.get(passage.pk) or Source(len(prepared.sources) + 1, passage)
         block = source.prompt_block()
-        cost = len(block.encode("utf-8")) + 2
+        cost = budget.estimate_tokens(block) - budget.OVERHEAD_PER_BLOCK + 2  # as JSON (escapes), plus the join
         if cost > left:
             break  # the rest rank lower
         left -= cost

@@ -195,3 +195,28 @@ def test_context_windows_match_the_longest_model_prefix(settings: Any) -> None:
     assert budget.context_window("claude-haiku-4-5") == 100_000
     assert budget.context_window("claude-sonnet-5-5") == 200_000
     assert budget.context_window("other") == 50_000
+
+
+def test_json_escapes_in_tool_results_do_not_break_the_budget(
+    client_for: Any, user: Any, claude_settings: Any, settings: Any
+) -> None:
+    """Quotes, backslashes and line breaks take two bytes each in the JSON sent: the budget
+    counts what is sent, not the text."""
+    settings.CHAT_SOURCES = 1
+    word = marker()
+    add_passages([f'{word} grace "said" \\ he\n' * 40 for _ in range(5)], owner=user, title="Quoted")
+    client = client_for(user)
+    conversation_id = start_conversation(client)
+    question = f"{word} grace?"
+    conversation = Conversation.objects.get(pk=conversation_id)
+    first = number_sources(answer.retrieve(user=user, conversation=conversation, query=question, k=1))
+    window = fixed_cost(conversation_id, question, first) + 2000
+    settings.CHAT_CONTEXT_WINDOWS = {"default": window}
+    claude_settings.respond(
+        fake.tool_use("search_library", {"query": f"{word} grace said"}),
+        fake.tool_use("search_library", {"query": f"{word} he"}),
+        fake.text("Grace [1]."),
+    )
+    assert ask(client, conversation_id, question)["degraded"] is False
+    assert len(claude_settings.requests) >= 2
+    assert all(request_size(request["body"]) <= window for request in claude_settings.requests)
