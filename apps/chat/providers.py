@@ -206,8 +206,8 @@ async def claude_stream(
 ) -> AsyncIterator[str]:
     """Text deltas of Claude's answer; tool calls are executed between requests (at most
     CHAT_MAX_TOOL_ROUNDS rounds, then Claude must answer). Every request's system +
-    messages stay within `input_budget` estimated tokens: tool results get the room left,
-    and when none is left the answer ends with what came. Raises ProviderFailed."""
+    messages stay within `input_budget` estimated tokens: tool results get the room left;
+    with none left, ProviderFailed("context_full") (not Claude's fault). Raises ProviderFailed."""
     client = claude_client()
     messages = list(messages)
     try:
@@ -237,7 +237,11 @@ async def claude_stream(
                 turn["content"] = [{**result, "content": NO_ROOM} for result in results]
             if results is None or not _fits(system, [*messages, turn], input_budget):
                 logger.warning("chat_context_full", round=round_number, room=room)
-                return
+                raise ProviderFailed(
+                    "context_full",
+                    "The answer ran out of room in Claude's context window.",
+                    provider_side=False,
+                )
             messages.append(turn)
     except anthropic.RateLimitError as error:
         raise ProviderFailed("provider_rate_limited", "Claude is rate limiting Theo right now.") from error

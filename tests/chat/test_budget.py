@@ -162,12 +162,12 @@ def test_tool_results_get_only_the_room_left(
         fake.text("Grace [2]."),
     )
     body = ask(client, conversation_id, question)
-    assert body["degraded"] is False
+    assert body["content"]  # Claude's answer, or the offline one when a round had no room at all
     assert all(request_size(request["body"]) <= window for request in claude_settings.requests)
     results = [request["body"]["messages"][-1]["content"][0]["content"] for request in claude_settings.requests[1:]]
     first_round = re.findall(r"^\[(\d+)\] ", results[0], re.M)
     assert 1 <= len(first_round) < 5  # some passages, not all five the search found
-    assert results[-1] == providers.NO_ROOM or len(results) < 2
+    assert len(results) == 1 or results[-1] == providers.NO_ROOM
 
 
 def test_a_passage_enters_the_prompt_capped_in_characters(
@@ -217,6 +217,29 @@ def test_json_escapes_in_tool_results_do_not_break_the_budget(
         fake.tool_use("search_library", {"query": f"{word} he"}),
         fake.text("Grace [1]."),
     )
-    assert ask(client, conversation_id, question)["degraded"] is False
+    assert ask(client, conversation_id, question)["content"]
     assert len(claude_settings.requests) >= 2
     assert all(request_size(request["body"]) <= window for request in claude_settings.requests)
+
+
+@pytest.mark.parametrize("text_before", ["", "Let me look."])
+def test_no_room_for_another_round_ends_the_answer_honestly(
+    client_for: Any, user: Any, word: str, claude_settings: Any, settings: Any, text_before: str
+) -> None:
+    """With no room left even for a note, no request goes over the window: the text so far
+    is kept as an incomplete answer (`context_full`), or the offline provider answers."""
+    client = client_for(user)
+    conversation_id = start_conversation(client)
+    question = f"{word}?"
+    conversation = Conversation.objects.get(pk=conversation_id)
+    sources = number_sources(answer.retrieve(user=user, conversation=conversation, query=question, k=8))
+    window = fixed_cost(conversation_id, question, sources) + 20
+    settings.CHAT_CONTEXT_WINDOWS = {"default": window}
+    claude_settings.respond(fake.tool_use("search_library", {"query": "grace"}, text_before=text_before))
+    body = ask(client, conversation_id, question)
+    (request,) = claude_settings.requests
+    assert request_size(request["body"]) <= window
+    if text_before:
+        assert (body["content"], body["status"], body["error_code"]) == (text_before, "failed", "context_full")
+    else:
+        assert body["degraded"] is True and body["citations"]
