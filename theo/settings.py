@@ -454,6 +454,12 @@ CHAT_TIMEOUT_SECONDS = env.float("THEO_CHAT_TIMEOUT_SECONDS", default=60.0)
 CHAT_MAX_QUESTION_CHARS = env.int("THEO_CHAT_MAX_QUESTION_CHARS", default=4000)
 CHAT_SOURCES = env.int("THEO_CHAT_SOURCES", default=8)  # passages numbered into each prompt
 CHAT_HISTORY_TOKENS = env.int("THEO_CHAT_HISTORY_TOKENS", default=3000)
+# A passage enters the prompt with at most this many characters (chunks are cut by words,
+# and one "word" of an odd PDF can be a megabyte).
+CHAT_PASSAGE_CHARS = env.int("THEO_CHAT_PASSAGE_CHARS", default=2000)
+# Context window in tokens by model-name prefix (the longest matching prefix wins): the
+# prompt (persona, sources, history, tool results) plus the answer is kept under it.
+CHAT_CONTEXT_WINDOWS = {"claude": 200_000, "default": 200_000, **env.json("THEO_CHAT_CONTEXT_WINDOWS", default={})}
 CHAT_MAX_TOOL_ROUNDS = 3
 CHAT_SOCKETS_PER_USER = env.int("THEO_CHAT_SOCKETS_PER_USER", default=5)
 CHAT_SOCKETS_TOTAL = env.int("THEO_CHAT_SOCKETS_TOTAL", default=1000)

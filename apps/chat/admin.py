@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest
 
-from apps.chat.models import AIUsage, Conversation, Message, Persona
+from apps.chat.models import AIUsage, Conversation, Persona
 from apps.core.services import audit_record
 
 
@@ -24,27 +24,18 @@ class PersonaAdmin(admin.ModelAdmin):
         audit_record(actor=request.user, action=f"chat.persona.{'update' if change else 'create'}", target=obj)
 
 
-class MessageInline(admin.TabularInline):
-    model = Message
-    extra = 0
-    readonly_fields = ["role", "content", "degraded", "status", "model", "created_at"]
-    fields = [*readonly_fields]
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    """Read-only: conversations are their owners'; staff see them here for support only."""
+    """Who chats, with which persona and scope, how much: never what. Titles (the first
+    question) and messages are their owner's alone and are not shown here at all, so there
+    is nothing to audit; a staff member reads a conversation only if its owner shows it."""
 
-    list_display = ["title", "owner", "persona", "scope", "messages", "updated_at"]
+    list_display = ["id", "owner", "persona", "scope", "messages", "created_at", "updated_at"]
     list_filter = ["scope", "persona"]
-    search_fields = ["title", "owner__email"]
+    search_fields = ["owner__email"]
     list_select_related = ["owner", "persona"]
-    readonly_fields = ["owner", "title", "persona", "scope", "document_id", "created_at", "updated_at"]
-    inlines = [MessageInline]
+    fields = ["id", "owner", "persona", "scope", "document_id", "messages", "created_at", "updated_at"]
+    readonly_fields = ["id", "owner", "persona", "scope", "document_id", "messages", "created_at", "updated_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         return super().get_queryset(request).annotate(message_total=Count("messages"))
@@ -54,6 +45,9 @@ class ConversationAdmin(admin.ModelAdmin):
         return conversation.message_total  # type: ignore[attr-defined]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

@@ -25,22 +25,19 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from apps.chat import providers, realtime
+from apps.chat import budget, providers, realtime, tools
 from apps.chat.citations import Source, number_sources, validate_citations
 from apps.chat.models import AIUsage, Conversation, Message
 from apps.chat.selectors import recent_messages
-from apps.chat.services import conversation_title_from, effective_scope
+from apps.chat.services import conversation_title_from
+from apps.chat.tools import search_scope
 from apps.core.breaker import claude_breaker
 from apps.core.errors import RateLimited, TheoError, ValidationFailed
 from apps.core.ratelimits import enforce_rate_limit
-from apps.knowledge import scripture
-from apps.knowledge.bible import translation_source_id
 from apps.knowledge.models import Passage
 from apps.knowledge.search import passages_search
-from apps.knowledge.selectors import visible_passages
 
 logger = structlog.get_logger(__name__)
-SEARCH_SCOPES = {"all", "documents", "knowledge", "bible"}
 
 
 @dataclass
@@ -53,6 +50,7 @@ class Prepared:
     sources: list[Source]
     system: list[dict[str, Any]]
     messages: list[dict[str, Any]]
+    input_budget: int = 0
     degraded_reason: str = ""
     usage: providers.Usage = field(default_factory=providers.Usage)
 
@@ -72,6 +70,19 @@ def validate_question(content: Any) -> str:
             details={"content": [f"At most {settings.CHAT_MAX_QUESTION_CHARS} characters."]},
         )
     return content.strip()
+
+
+def check_question_fits(*, conversation: Conversation, question: str) -> None:
+    """400 `question_too_long` when the question alone (with the persona, the citation rules
+    and room for the answer) would not fit in the model's context window: then no number of
+    dropped sources or turns could make it fit."""
+    allowed = budget.input_budget(tools=providers.TOOLS) - budget.estimate_tokens(system_prompt(conversation, []))
+    if budget.estimate_tokens(_question_turns(question)) > allowed:
+        raise budget.question_too_long(allowed_tokens=allowed - budget.OVERHEAD_PER_BLOCK * 2 - 30)
+
+
+def _question_turns(question: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": question}]
 
 
 def chat_rate_limit(user: Any) -> None:
@@ -95,14 +106,6 @@ def over_budget(user: Any) -> bool:
 
 
 # --- retrieval and prompt -----------------------------------------------------------------
-
-
-def search_scope(conversation: Conversation) -> tuple[str, list[Any] | None]:
-    """(search scope, source ids) for the conversation; guests are held to the Bible."""
-    scope = effective_scope(user=conversation.owner, scope=conversation.scope)
-    if scope == Conversation.Scope.DOCUMENT:
-        return "documents", [conversation.document_id]
-    return scope, None
 
 
 def retrieve(*, user: Any, conversation: Conversation, query: str, k: int) -> list[Passage]:
@@ -156,15 +159,44 @@ CITATION_RULES = (
 )
 
 
+def fit_to_budget(
+    *, conversation: Conversation, question: str, sources: list[Source], history: list[dict[str, Any]], limit: int
+) -> tuple[list[Source], list[dict[str, Any]]]:
+    """The sources and history that fit in `limit` estimated tokens with the persona and the
+    question: the oldest turns go first, then the lowest-ranked sources (the question was
+    checked to fit on its own)."""
+    sources, history = list(sources), list(history)
+
+    def size() -> int:
+        system = budget.estimate_tokens(system_prompt(conversation, sources))
+        return system + budget.estimate_tokens([*history, *_question_turns(question)])
+
+    while size() > limit and (history or sources):
+        if history:
+            history.pop(0)
+            while history and history[0]["role"] != "user":  # the API wants a user turn first
+                history.pop(0)
+        else:
+            sources.pop()
+    return sources, history
+
+
 def prepare(*, user: Any, conversation: Conversation, question: str) -> tuple[Prepared, Message]:
-    """Save the question, retrieve, build the prompt and decide who answers."""
+    """Save the question, retrieve, build the prompt within the token budget and decide who answers."""
     with transaction.atomic():
         question_message = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
         conversation_title_from(conversation=conversation, question=question)
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
-    sources = number_sources(retrieve(user=user, conversation=conversation, query=question, k=settings.CHAT_SOURCES))
-    messages = [*_history(conversation, before=question_message), {"role": "user", "content": question}]
-    prepared = Prepared(user, conversation, question, sources, system_prompt(conversation, sources), messages)
+    limit = budget.input_budget(tools=providers.TOOLS)
+    sources, history = fit_to_budget(
+        conversation=conversation,
+        question=question,
+        sources=number_sources(retrieve(user=user, conversation=conversation, query=question, k=settings.CHAT_SOURCES)),
+        history=_history(conversation, before=question_message),
+        limit=limit,
+    )
+    messages = [*history, *_question_turns(question)]
+    prepared = Prepared(user, conversation, question, sources, system_prompt(conversation, sources), messages, limit)
     prepared.degraded_reason = _degraded_reason(user)
     return prepared, question_message
 
@@ -177,60 +209,6 @@ def _degraded_reason(user: Any) -> str:
     if not claude_breaker().allow():
         return "breaker_open"
     return ""
-
-
-# --- tools ----------------------------------------------------------------------------------
-
-
-def run_tool(prepared: Prepared, name: str, tool_input: dict[str, Any]) -> str:
-    """Execute a tool with the asking user's access rule; new passages join the sources."""
-    if name == "search_library":
-        query = str(tool_input.get("query", "")).strip()[:500]
-        if not query:
-            return "Give a query."
-        conversation_scope, source_ids = search_scope(prepared.conversation)
-        scope = str(tool_input.get("scope") or conversation_scope)
-        if scope not in SEARCH_SCOPES or conversation_scope != "all":
-            scope = conversation_scope  # a narrower conversation stays narrow
-        passages = [
-            hit.passage
-            for hit in passages_search(user=prepared.user, query=query, scope=scope, k=5, source_ids=source_ids).hits
-        ]
-        return _add_sources(prepared, passages) or "Nothing matched."
-    if name == "lookup_scripture":
-        translation = (
-            str(tool_input.get("translation")) if tool_input.get("translation") in scripture.TRANSLATIONS else "web"
-        )
-        try:
-            passage = scripture.scripture_lookup(
-                ref=str(tool_input.get("reference", "")), translation=translation, max_verses=60
-            )
-        except (scripture.ScriptureParseError, scripture.TooManyVerses) as error:
-            return str(error)
-        verses = (
-            visible_passages(prepared.user)
-            .filter(
-                source_kind=Passage.SourceKind.BIBLE,
-                source_id=translation_source_id(translation),
-                chunk_index__in=[verse.id for verse in passage.verses],
-            )
-            .order_by("chunk_index")
-        )
-        return _add_sources(prepared, list(verses)) or "\n".join(f"{v.reference}: {v.text}" for v in passage.verses)
-    return f"Unknown tool {name}."
-
-
-def _add_sources(prepared: Prepared, passages: list[Passage]) -> str:
-    known = {source.passage.pk: source for source in prepared.sources}
-    blocks = []
-    for passage in passages:
-        source = known.get(passage.pk)
-        if source is None:
-            source = Source(len(prepared.sources) + 1, passage)
-            prepared.sources.append(source)
-            known[passage.pk] = source
-        blocks.append(source.prompt_block())
-    return "\n\n".join(blocks)
 
 
 # --- finishing --------------------------------------------------------------------------------
@@ -285,6 +263,7 @@ async def answer_stream(
     (so HTTP can answer 400/429 in the error format before a stream starts)."""
     try:
         question = validate_question(content)
+        await sync_to_async(check_question_fits)(conversation=conversation, question=question)
         if not checked:
             await sync_to_async(chat_rate_limit)(user)
     except RateLimited as error:
@@ -302,14 +281,19 @@ async def answer_stream(
             async for text in providers.claude_stream(
                 system=prepared.system,
                 messages=prepared.messages,
-                run_tool=sync_to_async(lambda name, tool_input: run_tool(prepared, name, tool_input)),
+                run_tool=sync_to_async(lambda name, tool_input, room: tools.run_tool(prepared, name, tool_input, room)),
                 usage=prepared.usage,
+                input_budget=prepared.input_budget,
             ):
                 parts.append(text)
                 yield realtime.delta(text)
             await sync_to_async(breaker.record_success)()
         except providers.ProviderFailed as error:
-            await sync_to_async(breaker.record_failure)()
+            if error.provider_side:  # a request Claude refused (e.g. too large) is not Claude failing
+                await sync_to_async(breaker.record_failure)()
+            else:
+                await sync_to_async(breaker.record_neutral)()
+                logger.warning("claude_refused_request", code=error.code, error=str(error.__cause__ or error)[:500])
             if parts:  # the answer broke off: keep what came, say so
                 failed_code = error.code
                 yield realtime.error(error.code, f"{error.message} The answer is incomplete.")

@@ -23,6 +23,7 @@ from apps.chat.serializers import (
     ConversationSerializer,
     ConversationWriteSerializer,
     MessageSerializer,
+    PersonaPublicSerializer,
     PersonaSerializer,
 )
 from apps.core.errors import TheoError, ValidationFailed
@@ -42,9 +43,13 @@ def _persona(persona_id: Any) -> Persona | None:
 
 
 class PersonaListView(APIView):
-    @extend_schema(responses=PersonaSerializer(many=True), summary="Active personas (staff also see inactive ones)")
+    @extend_schema(
+        responses=PersonaPublicSerializer(many=True),
+        summary="Active personas (staff also see inactive ones, and each one's system_prompt)",
+    )
     def get(self, request: Request) -> Response:
-        return Response(PersonaSerializer(selectors.personas_for(request.user), many=True).data)
+        serializer = PersonaSerializer if request.user.is_staff else PersonaPublicSerializer
+        return Response(serializer(selectors.personas_for(request.user), many=True).data)
 
     @extend_schema(request=PersonaSerializer, responses={201: PersonaSerializer}, summary="Create a persona (staff)")
     def post(self, request: Request) -> Response:
@@ -117,6 +122,7 @@ class AskView(EventStreamAPIView):
         conversation = selectors.conversation_get_for(user=request.user, pk=pk)
         content = validated(AskSerializer, request.data)["content"]
         question = answer.validate_question(content)
+        answer.check_question_fits(conversation=conversation, question=question)
         answer.chat_rate_limit(request.user)
         if "text/event-stream" in request.headers.get("Accept", ""):
             return event_stream_response(_sse(request.user, conversation, question))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from apps.chat.realtime import CitationItem
 from apps.knowledge.models import Passage
 from apps.knowledge.search_serializers import passage_url
@@ -35,7 +37,18 @@ class Source:
         return f"{p.title} (knowledge entry)"
 
     def prompt_block(self) -> str:
-        return f"[{self.n}] {self.locator}\n{self.passage.text}"
+        return f"[{self.n}] {self.locator}\n{passage_text_for_prompt(self.passage.text)}"
+
+
+def passage_text_for_prompt(text: str) -> str:
+    """At most CHAT_PASSAGE_CHARS characters: chunks are cut by words, and a "word" of an
+    odd PDF (no spaces, base64, a table) can be as long as the document."""
+    limit = settings.CHAT_PASSAGE_CHARS
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    at_space = cut.rsplit(" ", 1)[0]
+    return (at_space if len(at_space) >= limit * 0.8 else cut) + " …"
 
 
 def number_sources(passages: list[Passage], *, start: int = 1) -> list[Source]:

@@ -65,7 +65,9 @@ class Conversation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.title or "Untitled conversation"
+        # Not the title: it is the first question, and this string lands in the audit trail
+        # and the admin, which staff browse (conversation contents are their owner's alone).
+        return f"Conversation {self.pk}"
 
 
 class Message(models.Model):
@@ -94,7 +96,7 @@ class Message(models.Model):
         indexes = [models.Index(fields=["conversation", "created_at"], name="message_conversation_time_idx")]
 
     def __str__(self) -> str:
-        return f"{self.role}: {self.content[:60]}"
+        return f"{self.role} message {self.pk}"  # never the content (see Conversation.__str__)
 
 
 class AIUsage(models.Model):

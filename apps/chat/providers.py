@@ -13,13 +13,17 @@ from decimal import Decimal
 from typing import Any, cast
 
 import anthropic
+import structlog
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from apps.chat import budget
 from apps.chat.citations import Source
 
-ToolRunner = Callable[[str, dict[str, Any]], Awaitable[str]]
+logger = structlog.get_logger(__name__)
+# (tool name, input, room in estimated tokens) -> the tool_result text
+ToolRunner = Callable[[str, dict[str, Any], int], Awaitable[str]]
 
 
 @dataclass
@@ -56,12 +60,34 @@ def price_of(model: str) -> tuple[float, float, float, float]:
 
 
 class ProviderFailed(Exception):
-    """Claude could not answer (after the SDK's retries); `code` goes to the client."""
+    """Claude could not answer (after the SDK's retries); `code` goes to the client.
 
-    def __init__(self, code: str, message: str) -> None:
+    `provider_side`: the failure is Claude's (5xx, 529 overload, 429, timeout, connection),
+    so it counts toward the shared circuit breaker. A 4xx the request itself caused (a
+    prompt too large, a malformed request) or a bad API key is not: one user's request
+    must not switch Claude off for everyone."""
+
+    def __init__(self, code: str, message: str, *, provider_side: bool = True) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.provider_side = provider_side
+
+
+# `error.type` of the API's error body for failures on Claude's side (a mid-stream `error`
+# event arrives with HTTP status 200, so the type is what tells).
+PROVIDER_SIDE_ERROR_TYPES = {"api_error", "overloaded_error", "rate_limit_error", "timeout_error"}
+
+
+def is_provider_side(error: anthropic.APIStatusError) -> bool:
+    status = error.status_code
+    return status == 429 or status >= 500 or getattr(error, "type", None) in PROVIDER_SIDE_ERROR_TYPES
+
+
+def _is_transport_error(error: BaseException) -> bool:
+    """A connection that broke off outside the SDK's own error classes (httpx, h11, sockets)."""
+    module = type(error).__module__.split(".")[0]
+    return isinstance(error, (OSError, asyncio.TimeoutError)) or module in {"httpx", "httpx2", "httpcore", "h11"}
 
 
 TOOLS: list[anthropic.types.ToolParam] = [
@@ -132,11 +158,56 @@ def _forget_clients(setting: str, **kwargs: Any) -> None:
             per_loop.clear()
 
 
+NO_ROOM = "No room is left in this answer's context for more sources: answer from the sources you have."
+TOOL_FAILED = "The tool failed; answer from the sources you have."
+MIN_TOOL_ROOM = 200  # estimated tokens below which a tool is not worth running
+
+
+def _assistant_turn(final: Any) -> dict[str, Any]:
+    """Claude's turn sent back as it came, minus empty text blocks (the API refuses them)."""
+    blocks = [b.model_dump(mode="json", exclude_none=True) for b in final.content]
+    return {"role": "assistant", "content": [b for b in blocks if b.get("type") != "text" or b.get("text", "").strip()]}
+
+
+async def _tool_results(final: Any, *, run_tool: ToolRunner, room: int) -> list[dict[str, Any]] | None:
+    """A tool_result for every tool_use of `final`, each within its share of `room`
+    (estimated tokens); None when not even a short note fits."""
+    calls = [block for block in final.content if block.type == "tool_use"]
+    share = (room // max(1, len(calls))) - budget.estimate_tokens({"type": "tool_result", "tool_use_id": "x" * 40})
+    if share < budget.estimate_tokens(NO_ROOM):
+        return None
+    results = []
+    for block in calls:
+        result: dict[str, Any] = {"type": "tool_result", "tool_use_id": block.id}
+        if share < MIN_TOOL_ROOM:
+            output = NO_ROOM
+        else:
+            try:
+                output = await run_tool(block.name, dict(block.input or {}), share)
+            except Exception:  # a bug or outage of Theo's own, not Claude's: tell Claude, go on
+                logger.exception("chat_tool_failed", tool=block.name)
+                output, result["is_error"] = TOOL_FAILED, True
+        result["content"] = budget.trim_to(output, share) or NO_ROOM
+        results.append(result)
+    return results
+
+
+def _fits(system: list[dict[str, Any]], messages: list[dict[str, Any]], input_budget: int) -> bool:
+    return budget.estimate_tokens(system) + budget.estimate_tokens(messages) <= input_budget
+
+
 async def claude_stream(
-    *, system: list[dict[str, Any]], messages: list[dict[str, Any]], run_tool: ToolRunner, usage: Usage
+    *,
+    system: list[dict[str, Any]],
+    messages: list[dict[str, Any]],
+    run_tool: ToolRunner,
+    usage: Usage,
+    input_budget: int,
 ) -> AsyncIterator[str]:
     """Text deltas of Claude's answer; tool calls are executed between requests (at most
-    CHAT_MAX_TOOL_ROUNDS rounds, then Claude must answer). Raises ProviderFailed."""
+    CHAT_MAX_TOOL_ROUNDS rounds, then Claude must answer). Every request's system +
+    messages stay within `input_budget` estimated tokens: tool results get the room left;
+    with none left, ProviderFailed("context_full") (not Claude's fault). Raises ProviderFailed."""
     client = claude_client()
     messages = list(messages)
     try:
@@ -156,29 +227,43 @@ async def claude_stream(
             usage.add(final.usage)
             if final.stop_reason != "tool_use":
                 return
-            messages.append(
-                {"role": "assistant", "content": [b.model_dump(mode="json", exclude_none=True) for b in final.content]}
-            )
-            results = []
-            for block in final.content:
-                if block.type == "tool_use":
-                    output = await run_tool(block.name, dict(block.input or {}))
-                    results.append({"type": "tool_result", "tool_use_id": block.id, "content": output})
-            messages.append({"role": "user", "content": results})
+            messages.append(_assistant_turn(final))
+            wrapper = budget.estimate_tokens([{"role": "user", "content": []}])
+            room = input_budget - budget.estimate_tokens(system) - budget.estimate_tokens(messages) - wrapper
+            results = await _tool_results(final, run_tool=run_tool, room=room)
+            turn = {"role": "user", "content": results}
+            if results is not None and not _fits(system, [*messages, turn], input_budget):
+                # JSON escapes made the results larger than their text: fall back to the note.
+                turn["content"] = [{**result, "content": NO_ROOM} for result in results]
+            if results is None or not _fits(system, [*messages, turn], input_budget):
+                logger.warning("chat_context_full", round=round_number, room=room)
+                raise ProviderFailed(
+                    "context_full",
+                    "The answer ran out of room in Claude's context window.",
+                    provider_side=False,
+                )
+            messages.append(turn)
     except anthropic.RateLimitError as error:
         raise ProviderFailed("provider_rate_limited", "Claude is rate limiting Theo right now.") from error
     except anthropic.APIStatusError as error:
-        raise ProviderFailed("provider_error", f"Claude answered with an error ({error.status_code}).") from error
+        raise ProviderFailed(
+            "provider_error",
+            f"Claude answered with an error ({error.status_code}).",
+            provider_side=is_provider_side(error),
+        ) from error
     except anthropic.APITimeoutError as error:
         raise ProviderFailed("provider_timeout", "Claude did not answer in time.") from error
     except anthropic.APIConnectionError as error:
         raise ProviderFailed("provider_unreachable", "Theo could not reach Claude.") from error
-    except anthropic.APIError as error:  # e.g. an `error` event in the middle of the stream
+    except anthropic.APIError as error:  # e.g. a malformed event in the middle of the stream
         raise ProviderFailed("provider_error", f"Claude stopped with an error: {error}") from error
     except ProviderFailed:
         raise
     except Exception as error:
-        raise ProviderFailed("provider_unreachable", "The connection to Claude broke off.") from error
+        if _is_transport_error(error):
+            raise ProviderFailed("provider_unreachable", "The connection to Claude broke off.") from error
+        logger.exception("chat_stream_failed")
+        raise ProviderFailed("provider_error", "Theo failed while talking to Claude.", provider_side=False) from error
 
 
 # --- the offline provider ------------------------------------------------------------------

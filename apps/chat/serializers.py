@@ -7,10 +7,21 @@ from rest_framework import serializers
 from apps.chat.models import AIUsage, Conversation, Message, Persona
 
 
-class PersonaSerializer(serializers.ModelSerializer):
+class PersonaPublicSerializer(serializers.ModelSerializer):
+    """A persona as readers see it: what it is for, not its system prompt (staff's)."""
+
     class Meta:
         model = Persona
-        fields = ["id", "name", "description", "tradition", "default_scope", "is_active", "system_prompt"]
+        fields = ["id", "name", "description", "tradition", "default_scope", "is_active"]
+        read_only_fields = fields
+
+
+class PersonaSerializer(serializers.ModelSerializer):
+    """Staff: with the system prompt."""
+
+    class Meta:
+        model = Persona
+        fields = [*PersonaPublicSerializer.Meta.fields, "system_prompt"]
         read_only_fields = ["id"]
 
 

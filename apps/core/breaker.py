@@ -10,10 +10,17 @@ The trial's success closes the breaker; its failure re-opens it for another peri
         return offline_answer(...)
     try:
         answer = call_claude(...)
-    except ClaudeError:
-        breaker.record_failure()
+    except ClaudeError as error:
+        if error.provider_side:  # 5xx, 529, 429, timeout, connection: Claude's failure
+            breaker.record_failure()
+        else:                    # Claude refused this request: no verdict on its health
+            breaker.record_neutral()
         raise  # or answer offline
     breaker.record_success()
+
+Record only failures on the provider's side. A 4xx the request itself caused (a prompt too
+large, a malformed request) says nothing about Claude's health, and counting it would let
+one user switch Claude off for everyone (chat.providers.ProviderFailed.provider_side).
 
 State lives in the default cache's Redis database (raw keys, outside Django's cache
 key scheme) under `theo:breaker:<name>:`:
@@ -100,6 +107,13 @@ if failures >= tonumber(ARGV[3]) then
   return {failures, 1}
 end
 return {failures, 0}
+"""
+
+# KEYS: failures, opened_at, trial. ARGV: now, reset_seconds. Returns 1 if a trial was released.
+_NEUTRAL = """
+local opened = redis.call('GET', KEYS[2])
+if not opened or tonumber(ARGV[1]) < tonumber(opened) + tonumber(ARGV[2]) then return 0 end
+return redis.call('DEL', KEYS[3])
 """
 
 # KEYS: failures, opened_at, trial. Returns 1 if the breaker was open (or half-open).
@@ -198,6 +212,22 @@ class CircuitBreaker:
             )
         elif int(transition) == 2:
             logger.warning("circuit_breaker_reopened", breaker=self.name, consecutive_failures=int(failures))
+
+    def record_neutral(self) -> None:
+        """The call ended without a verdict on the provider's health (it refused this one
+        request): counts stay as they are, but a half-open trial is given up, so the next
+        caller makes the trial instead of everyone waiting out the trial's expiry."""
+        if self._redis_skipped():
+            return
+        try:
+            released = self._client().register_script(_NEUTRAL)(
+                keys=self._keys, args=[repr(self.clock()), repr(self.reset_seconds)]
+            )
+        except _REDIS_ERRORS as exc:
+            self._warn_unavailable("record_neutral", exc)
+            return
+        if int(released):
+            logger.info("circuit_breaker_trial_released", breaker=self.name)
 
     def reset(self) -> None:
         """Close the breaker and clear its counters (e.g. an operator after fixing the API key)."""

@@ -2,8 +2,11 @@
 
 The one rule for passages (DESIGN.md): a passage is visible when it is Bible text; or it
 comes from an approved knowledge entry and the user is not a guest; or the user owns the
-entry or the document; or the document is shared with the user. Staff see everything.
-The rule is a predicate on the passage table itself, so every search applies it in SQL.
+entry or the document; or the document is shared with the user. Staff retrieve like
+everyone else (DESIGN's role table: "own + shared in search and chat"): other people's
+private documents never reach a staff member's search results or Claude prompts; their
+moderation happens in the admin. The rule is a predicate on the passage table itself, so
+every search applies it in SQL.
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ def passage_visibility_q(user: Any) -> Q:
     """The access rule as a Q object (for querysets that are not plain passage lists)."""
     if not _approved(user):
         return Q(pk__in=[])
-    if user.is_staff:
-        return Q()
     visible = Q(visibility=Passage.Visibility.PUBLIC) | Q(owner_id=user.pk) | Q(shared_with__contains=[user.pk])
     if not user.is_guest:
         visible |= Q(visibility=Passage.Visibility.MEMBERS)

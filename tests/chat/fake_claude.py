@@ -17,6 +17,11 @@ Usage:
         ...
         fake.requests[0]["body"]["system"]   # what was sent to Claude
 
+Requests the real API refuses get its 400 `invalid_request_error` (see `request_problem`:
+first turn not the user's, an unpaired tool_use or tool_result, empty text, more than 4
+cache_control blocks) and consume no scripted response; consecutive messages of one role
+are merged into one turn, as the API does (`fake.requests[i]["turns"]`).
+
 Scripted responses are served in order, one per request to POST /v1/messages; when the
 queue is empty, `fake.default` (a short text reply) is served. Both streaming
 (`"stream": true`) and non-streaming requests are answered from the same script.
@@ -102,6 +107,15 @@ class Usage:
             },
             "output_tokens": output_tokens,
             "service_tier": "standard",
+        }
+
+    def delta_json(self, output_tokens: int) -> dict[str, Any]:
+        """`message_delta.usage`: the cumulative counts at the end of the stream."""
+        return {
+            "input_tokens": self.input_tokens,
+            "cache_creation_input_tokens": self.cache_creation_input_tokens,
+            "cache_read_input_tokens": self.cache_read_input_tokens,
+            "output_tokens": output_tokens,
         }
 
 
@@ -365,6 +379,10 @@ class _Handler(BaseHTTPRequestHandler):
         for name in ("model", "max_tokens", "messages"):
             if name not in body:
                 return 400, _error_body("invalid_request_error", f"{name}: Field required")
+        problem = request_problem(body)
+        if problem is not None:
+            return 400, _error_body("invalid_request_error", problem)
+        self.record["turns"] = merged_turns(body["messages"])
         return None
 
     def _serve(self, response: Response, body: dict[str, Any]) -> None:
@@ -412,7 +430,8 @@ class _Handler(BaseHTTPRequestHandler):
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": response.stop_reason, "stop_sequence": None},
-                "usage": {"output_tokens": response.output_tokens},
+                # Like the API: cumulative totals (input and cache counts repeated, output final).
+                "usage": response.usage.delta_json(output_tokens=response.output_tokens),
             },
         )
         self._event("message_stop", {"type": "message_stop"})
@@ -493,6 +512,99 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(step)  # the client sent more (pipelining): nothing to notice
 
 
+# --- what the real API refuses ------------------------------------------------------------
+
+MAX_CACHE_CONTROL_BLOCKS = 4
+
+
+def _blocks(content: Any) -> list[Any]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+
+
+def merged_turns(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The turns the model sees: the API combines consecutive messages of one role into a
+    single turn (Messages API, `messages`). Each turn: role, content blocks, and `index`
+    (the position of its first message, as the API's error messages count)."""
+    turns: list[dict[str, Any]] = []
+    for index, item in enumerate(messages):
+        if turns and turns[-1]["role"] == item.get("role"):
+            turns[-1]["content"].extend(_blocks(item.get("content")))
+        else:
+            turns.append({"role": item.get("role"), "content": _blocks(item.get("content")), "index": index})
+    return turns
+
+
+def _cache_control_blocks(body: dict[str, Any]) -> int:
+    system = body.get("system")
+    blocks = [*(_blocks(system) if isinstance(system, list) else []), *(body.get("tools") or [])]
+    for item in body["messages"]:
+        blocks.extend(_blocks(item.get("content")) if isinstance(item, dict) else [])
+    return sum(1 for block in blocks if isinstance(block, dict) and block.get("cache_control"))
+
+
+def request_problem(body: dict[str, Any]) -> str | None:
+    """The `invalid_request_error` message the real API answers this request with, or None.
+
+    Mirrored rules: a non-empty list of user/assistant messages; the first turn is the
+    user's; consecutive same-role messages are merged (accepted, as the API does); no empty
+    text; every tool_use is answered by a tool_result in the very next (user) turn and
+    every tool_result answers a tool_use of the turn just before; at most 4 blocks carry
+    cache_control (system, tools and messages together)."""
+    messages = body["messages"]
+    if not isinstance(messages, list) or not messages:
+        return "messages: at least one message is required"
+    for index, item in enumerate(messages):
+        if not isinstance(item, dict) or item.get("role") not in ("user", "assistant"):
+            return f"messages.{index}.role: Input should be 'user' or 'assistant'"
+        content = item.get("content")
+        prefill = index == len(messages) - 1 and item["role"] == "assistant"
+        if not content and not prefill:
+            return (
+                f"messages.{index}: all messages must have non-empty content except for the optional "
+                "final assistant message"
+            )
+        for position, block in enumerate(_blocks(content)):
+            empty = isinstance(block, dict) and block.get("type") == "text" and not str(block.get("text", "")).strip()
+            if empty and not prefill:
+                return f"messages.{index}.content.{position}.text: text content blocks must be non-empty"
+    turns = merged_turns(messages)
+    if turns[0]["role"] != "user":
+        return 'messages: first message must use the "user" role'
+    for number, turn in enumerate(turns):
+        results = [block for block in turn["content"] if isinstance(block, dict) and block.get("type") == "tool_result"]
+        if turn["role"] == "assistant":
+            if results:
+                return f"messages.{turn['index']}: `tool_result` blocks can only be in `user` messages"
+            asked = [b.get("id") for b in turn["content"] if isinstance(b, dict) and b.get("type") == "tool_use"]
+            following = turns[number + 1] if number + 1 < len(turns) else None
+            answered = {
+                block.get("tool_use_id")
+                for block in (following["content"] if following else [])
+                if isinstance(block, dict) and block.get("type") == "tool_result"
+            }
+            missing = [tool_id for tool_id in asked if tool_id not in answered]
+            if missing:
+                return (
+                    f"messages.{turn['index']}: `tool_use` ids were found without `tool_result` blocks "
+                    f"immediately after: {', '.join(map(str, missing))}. Each `tool_use` block must have a "
+                    "corresponding `tool_result` block in the next message."
+                )
+        elif results:
+            previous = turns[number - 1]["content"] if number else []
+            asked_before = {b.get("id") for b in previous if isinstance(b, dict) and b.get("type") == "tool_use"}
+            for position, block in enumerate(turn["content"]):
+                if block in results and block.get("tool_use_id") not in asked_before:
+                    return (
+                        f"messages.{turn['index']}.content.{position}: unexpected `tool_use_id` found in "
+                        f"`tool_result` blocks: {block.get('tool_use_id')}. Each `tool_result` block must have "
+                        "a corresponding `tool_use` block in the previous message."
+                    )
+    found = _cache_control_blocks(body)
+    if found > MAX_CACHE_CONTROL_BLOCKS:
+        return f"A maximum of {MAX_CACHE_CONTROL_BLOCKS} blocks with cache_control may be provided. Found {found}."
+    return None
+
+
 def _error_body(type: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": type, "message": message}, "request_id": _new_id("req")}
 
@@ -528,6 +640,7 @@ class FakeClaude:
 
     `requests` records every request as {"method", "path", "headers" (lower-cased names),
     "body" (parsed JSON), "api_key" (from `x-api-key` or `Authorization: Bearer`),
+    "turns" (the messages merged by role as the model sees them; valid requests only),
     "disconnected" (the client went away before the response was complete),
     "received_at" (time.monotonic() when the request arrived), "sent_at" (time.monotonic()
     just after each `content_block_delta` of a stream was written, in order)}: the

@@ -3,6 +3,7 @@ budget, and what reaches Claude (the canary)."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from decimal import Decimal
@@ -138,23 +139,43 @@ def test_over_budget_answers_offline(client_for: Any, reader: Any, claude_settin
     assert claude_settings.requests == []
 
 
-def test_canary_a_private_document_never_reaches_claude_for_another_user(
-    client_for: Any, make_user: Any, claude_settings: Any
-) -> None:
-    alice, bob = make_user(), make_user()
-    canary = f"CANARY{uuid.uuid4().hex}"
-    add_passages([f"{canary} grace precedes faith in the golden chain."], owner=alice, title="Alice's notes")
-    # Bob (and Claude on his behalf) search with words from Alice's passage, never the canary itself.
-    claude_settings.respond(
+def _sent_to_claude(fake_claude: Any) -> str:
+    """Everything Theo sent to Claude (system, messages, tool results), as one string."""
+    return " ".join(json.dumps(request["body"], ensure_ascii=False) for request in fake_claude.requests)
+
+
+def _ask_about_the_golden_chain(client: Any, fake_claude: Any) -> None:
+    """Two conversations (all and documents), one tool search each, using words from the
+    canary passage but never the canary itself."""
+    fake_claude.respond(
         fake.tool_use("search_library", {"query": "grace precedes faith golden chain", "scope": "all"}),
+        fake.text("Nothing [1]."),
         fake.tool_use("search_library", {"query": "golden chain", "scope": "documents"}),
         fake.text("Nothing [1]."),
     )
-    client = client_for(bob)
     ask(client, start_conversation(client, scope="all"), "What does the golden chain say about grace precedes faith?")
     ask(client, start_conversation(client, scope="documents"), "grace precedes faith golden chain")
-    sent = " ".join(str(request["body"]) for request in claude_settings.requests)
-    assert claude_settings.requests and canary not in sent
+
+
+@pytest.mark.parametrize("role", ["user", "power", "admin"])
+def test_canary_a_private_document_never_reaches_claude_for_another_user(
+    client_for: Any, make_user: Any, claude_settings: Any, role: str
+) -> None:
+    """Not for another reader, and not for staff either (they retrieve own + shared)."""
+    alice, bob = make_user(), make_user(role=role)
+    canary = f"CANARY{uuid.uuid4().hex}"
+    add_passages([f"{canary} grace precedes faith in the golden chain."], owner=alice, title="Alice's notes")
+    _ask_about_the_golden_chain(client_for(bob), claude_settings)
+    assert len(claude_settings.requests) == 4 and canary not in _sent_to_claude(claude_settings)
+
+    # Positive control: the same questions from the owner, the same check: the canary is found
+    # (in the first prompt's sources and in a tool result), so its absence above means something.
+    claude_settings.requests.clear()
+    _ask_about_the_golden_chain(client_for(alice), claude_settings)
+    assert canary in _sent_to_claude(claude_settings)
+    first, with_tool_result = claude_settings.requests[0], claude_settings.requests[1]
+    assert canary in json.dumps(first["body"]["system"], ensure_ascii=False)
+    assert canary in json.dumps(with_tool_result["body"]["messages"][-1], ensure_ascii=False)
 
 
 def test_a_429_is_retried_with_backoff(client_for: Any, reader: Any, claude_settings: Any, settings: Any) -> None:
@@ -176,3 +197,109 @@ def test_a_hanging_claude_times_out_into_an_offline_answer(
     body = ask(client, start_conversation(client), "grace")
     assert time.monotonic() - started < 4
     assert body["degraded"] is True and "could not answer" in body["content"]
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        fake.error(400, "invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"),
+        fake.error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes."),
+        fake.error(401, "authentication_error", "invalid x-api-key"),
+        fake.stream_error("invalid_request_error", "Invalid request"),
+    ],
+    ids=["400-prompt-too-long", "413", "401", "invalid-request-mid-stream"],
+)
+def test_a_request_claude_refuses_does_not_count_toward_the_breaker(
+    client_for: Any, reader: Any, claude_settings: Any, settings: Any, refusal: Any
+) -> None:
+    """One user's oversized (or otherwise refused) request must not switch Claude off for
+    everyone: only failures on Claude's side count. Positive control: two 5xx open it."""
+    settings.LLM_BREAKER_FAILURES = 2
+    client = client_for(reader)
+    conversation_id = start_conversation(client)
+    for _ in range(3):
+        claude_settings.respond(refusal)
+        assert ask(client, conversation_id, "grace")["degraded"] is True
+    snapshot = claude_breaker().snapshot()
+    assert (snapshot["state"], snapshot["consecutive_failures"]) == ("closed", 0)
+    claude_settings.respond(fake.error(500), fake.stream_error("overloaded_error", "Overloaded"))
+    ask(client, conversation_id, "grace")
+    ask(client, conversation_id, "grace")
+    assert claude_breaker().state().value == "open"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [fake.error(429), fake.error(500), fake.error(529), fake.stream_error("api_error", "Internal"), fake.hang(5)],
+    ids=["429", "500", "529", "api-error-mid-stream", "timeout"],
+)
+def test_failures_on_claudes_side_count_toward_the_breaker(
+    client_for: Any, reader: Any, claude_settings: Any, settings: Any, failure: Any
+) -> None:
+    settings.CHAT_TIMEOUT_SECONDS = 0.3
+    claude_settings.respond(failure)
+    client = client_for(reader)
+    assert ask(client, start_conversation(client), "grace")["degraded"] is True
+    assert claude_breaker().snapshot()["consecutive_failures"] == 1
+
+
+def test_an_unreachable_claude_counts_toward_the_breaker(client_for: Any, reader: Any, settings: Any) -> None:
+    with fake.FakeClaude() as gone:
+        base_url = gone.base_url
+    settings.ANTHROPIC_BASE_URL, settings.ANTHROPIC_API_KEY, settings.ANTHROPIC_MAX_RETRIES = base_url, "k", 0
+    client = client_for(reader)
+    assert ask(client, start_conversation(client), "grace")["degraded"] is True
+    assert claude_breaker().snapshot()["consecutive_failures"] == 1
+
+
+def test_a_failing_tool_is_reported_to_claude_not_counted_against_it(
+    client_for: Any, reader: Any, claude_settings: Any
+) -> None:
+    """Input off the tool's schema (a list for a string) makes the tool raise: Theo's failure,
+    not Claude's, so Claude hears "the tool failed" (is_error) and finishes the answer, and
+    the breaker is not touched."""
+    claude_settings.respond(
+        fake.tool_use("lookup_scripture", {"reference": "John 3:16", "translation": ["kjv"]}),
+        fake.text("Grace first [1]."),
+    )
+    client = client_for(reader)
+    body = ask(client, start_conversation(client), "grace")
+    assert body["degraded"] is False and body["content"] == "Grace first [1]."
+    (result,) = claude_settings.requests[1]["body"]["messages"][-1]["content"]
+    assert result["is_error"] is True and "tool failed" in result["content"]
+    assert claude_breaker().snapshot()["consecutive_failures"] == 0
+
+
+def test_an_empty_text_block_before_a_tool_call_is_not_sent_back(
+    client_for: Any, reader: Any, claude_settings: Any
+) -> None:
+    """The API refuses empty text blocks; Claude may send one ahead of a tool call."""
+    claude_settings.respond(
+        fake.message(fake.TextPart(("",)), fake.ToolPart("search_library", {"query": "grace"}), stop_reason="tool_use"),
+        fake.text("Grace first [1]."),
+    )
+    client = client_for(reader)
+    body = ask(client, start_conversation(client), "grace")
+    assert body["degraded"] is False and body["content"] == "Grace first [1]."
+    assistant_turn = claude_settings.requests[1]["body"]["messages"][-2]
+    assert [block["type"] for block in assistant_turn["content"]] == ["tool_use"]
+
+
+def test_a_refused_half_open_trial_lets_the_next_question_try_claude(
+    client_for: Any, reader: Any, claude_settings: Any, settings: Any
+) -> None:
+    """The trial call happened to be a request Claude refused: that is no verdict, so the
+    next question makes the trial at once (not offline until the trial expires)."""
+    settings.LLM_BREAKER_FAILURES, settings.LLM_BREAKER_RESET_SECONDS = 1, 2
+    client = client_for(reader)
+    conversation_id = start_conversation(client)
+    claude_settings.respond(fake.error(500))
+    ask(client, conversation_id, "grace")
+    assert claude_breaker().state().value == "open"
+    time.sleep(2.1)
+    claude_settings.respond(fake.error(400, "invalid_request_error", "prompt is too long"), fake.text("Back [1]."))
+    refused = ask(client, conversation_id, "grace")
+    assert refused["degraded"] is True and "could not answer" in refused["content"]
+    answered = ask(client, conversation_id, "grace")
+    assert answered["degraded"] is False and answered["content"] == "Back [1]."
+    assert claude_breaker().state().value == "closed"

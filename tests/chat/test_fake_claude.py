@@ -333,6 +333,108 @@ def test_invalid_requests_are_rejected_like_the_api(fake_claude: FakeClaude) -> 
     assert fake_claude.last_request["api_key"] == "k2"
 
 
+# --- what the real API refuses
+
+TOOL_CALL = {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "t", "input": {}}]}
+
+
+def tool_result(tool_use_id: str = "toolu_1") -> dict[str, Any]:
+    return {"type": "tool_result", "tool_use_id": tool_use_id, "content": "found"}
+
+
+def cached(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "says"),
+    [
+        ({"messages": []}, "at least one message"),
+        ({"messages": [{"role": "assistant", "content": "Hi"}, *HELLO]}, 'first message must use the "user" role'),
+        ({"messages": [{"role": "system", "content": "Hi"}]}, "messages.0.role"),
+        ({"messages": [{"role": "user", "content": ""}]}, "non-empty content"),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": " "}]}]}, "must be non-empty"),
+        ({"messages": [*HELLO, TOOL_CALL]}, "messages.1: `tool_use` ids were found without `tool_result`"),
+        (
+            {"messages": [*HELLO, TOOL_CALL, {"role": "user", "content": "no result"}]},
+            "`tool_use` ids were found without `tool_result` blocks immediately after: toolu_1",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [tool_result()]}]},
+            "messages.0.content.0: unexpected `tool_use_id` found in `tool_result` blocks: toolu_1",
+        ),
+        (
+            {"messages": [*HELLO, TOOL_CALL, {"role": "user", "content": [tool_result(), tool_result("toolu_2")]}]},
+            "unexpected `tool_use_id` found in `tool_result` blocks: toolu_2",
+        ),
+        (
+            {
+                "messages": [
+                    *HELLO,
+                    {"role": "assistant", "content": [tool_result()]},
+                ]
+            },
+            "`tool_result` blocks can only be in `user` messages",
+        ),
+        (
+            {
+                "system": [cached("a"), cached("b"), cached("c")],
+                "messages": [{"role": "user", "content": [cached("d"), cached("e")]}],
+            },
+            "A maximum of 4 blocks with cache_control may be provided. Found 5.",
+        ),
+    ],
+)
+@pytest.mark.parametrize("streaming", [True, False])
+def test_requests_the_real_api_refuses_are_refused(
+    fake_claude: FakeClaude, client: anthropic.Anthropic, request_fields: dict[str, Any], says: str, streaming: bool
+) -> None:
+    fake_claude.respond("never served")
+    fields = {"messages": HELLO, **request_fields}
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        client.messages.create(model=MODEL, max_tokens=10, stream=streaming, **fields)
+    assert caught.value.status_code == 400 and caught.value.type == "invalid_request_error"
+    assert says in caught.value.body["error"]["message"]
+    assert fake_claude.pending == 1  # a refused request consumes no scripted reply
+
+
+def test_what_the_real_api_accepts_is_accepted(fake_claude: FakeClaude, client: anthropic.Anthropic) -> None:
+    """Consecutive same-role messages are merged (the API combines them into one turn); a
+    tool_result answering the previous turn's tool_use; exactly 4 cache_control blocks; a
+    final assistant message (prefill)."""
+    fake_claude.respond("one", "two", "three")
+    two_users = [*HELLO, {"role": "user", "content": "And goodbye."}]
+    client.messages.create(model=MODEL, max_tokens=10, messages=two_users)
+    assert fake_claude.last_request["turns"] == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": "And goodbye."}],
+            "index": 0,
+        }
+    ]
+    paired = [*HELLO, TOOL_CALL, {"role": "user", "content": [tool_result(), {"type": "text", "text": "more"}]}]
+    system = [cached("a"), cached("b"), cached("c")]
+    client.messages.create(model=MODEL, max_tokens=10, system=system, messages=paired)
+    client.messages.create(model=MODEL, max_tokens=10, messages=[*HELLO, {"role": "assistant", "content": "Prefilled"}])
+    assert fake_claude.pending == 0
+
+
+def test_usage_arrives_as_the_real_api_sends_it(fake_claude: FakeClaude, client: anthropic.Anthropic) -> None:
+    """message_start carries the input usage (output 1 so far); message_delta the cumulative
+    totals at the end: input and cache counts again, and the final output_tokens."""
+    usage = Usage(input_tokens=420, output_tokens=37, cache_read_input_tokens=300, cache_creation_input_tokens=12)
+    fake_claude.respond(text(["a", "b", "c"], usage=usage))
+
+    events = list(client.messages.create(model=MODEL, max_tokens=100, messages=HELLO, stream=True))
+
+    start, delta = events[0], next(e for e in events if e.type == "message_delta")
+    assert (start.message.usage.input_tokens, start.message.usage.output_tokens) == (420, 1)
+    assert start.message.usage.cache_read_input_tokens == 300
+    assert delta.usage.output_tokens == 37
+    assert (delta.usage.input_tokens, delta.usage.cache_read_input_tokens) == (420, 300)
+    assert delta.usage.cache_creation_input_tokens == 12
+
+
 # --- what was sent
 
 

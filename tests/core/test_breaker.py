@@ -239,6 +239,32 @@ def test_trial_failure_reopens_with_a_fresh_opened_at(make, clock):
     assert second.allow() is False
 
 
+def test_a_neutral_trial_gives_the_trial_to_the_next_caller_and_counts_nothing(make, clock):
+    """A trial call Claude refused (400: this request's fault) says nothing about Claude:
+    the breaker stays half-open with its count, and the next caller tries at once."""
+    first, second = make(), make()
+    open_breaker(first)
+    clock.advance(60)
+    assert first.allow() is True
+    assert second.allow() is False
+    first.record_neutral()
+    snapshot = second.snapshot()
+    assert (snapshot["state"], snapshot["consecutive_failures"]) == ("half_open", 5)
+    assert snapshot["trial_in_progress"] is False
+    assert second.allow() is True  # the next trial, without waiting for the first to expire
+    assert first.allow() is False
+
+
+def test_neutral_while_closed_or_open_changes_nothing(make, clock):
+    breaker = make()
+    fail(breaker, 2)
+    breaker.record_neutral()
+    assert breaker.snapshot()["consecutive_failures"] == 2 and breaker.state() is BreakerState.CLOSED
+    fail(breaker, 3)
+    breaker.record_neutral()
+    assert breaker.state() is BreakerState.OPEN and breaker.allow() is False
+
+
 def test_an_unreported_trial_expires_and_another_caller_tries(make, clock):
     first, second = make(trial_timeout=0.2), make(trial_timeout=0.2)
     open_breaker(first)
