@@ -14,6 +14,7 @@ answer (and one more failure mode).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -38,7 +39,7 @@ def context_window(model: str) -> int:
     return int(windows[max(matches, key=len)] if matches else windows["default"])
 
 
-def input_budget(*, tools: list[dict[str, Any]]) -> int:
+def input_budget(*, tools: Sequence[Mapping[str, Any]]) -> int:
     """Tokens left for system + messages in one request: the window minus the answer and
     the tool definitions (sent with every request)."""
     return context_window(settings.CHAT_MODEL) - settings.CHAT_MAX_OUTPUT_TOKENS - estimate_tokens(tools)

@@ -48,7 +48,7 @@ def run_tool(prepared: Prepared, name: str, tool_input: dict[str, Any], room: in
         return _add_sources(prepared, passages, room) if passages else "Nothing matched."
     if name == "lookup_scripture":
         translation = (
-            tool_input.get("translation") if tool_input.get("translation") in scripture.TRANSLATIONS else "web"
+            str(tool_input["translation"]) if tool_input.get("translation") in scripture.TRANSLATIONS else "web"
         )
         try:
             passage = scripture.scripture_lookup(

@@ -15,7 +15,7 @@ def test_the_default_settings_pass() -> None:
 def test_a_window_too_small_for_any_prompt_is_an_error(settings: Any) -> None:
     settings.CHAT_CONTEXT_WINDOWS = {"default": 200_000, "claude-sonnet": 2000}
     (error,) = check_chat_budget()
-    assert error.id == "chat.E002" and "THEO_CHAT_CONTEXT_WINDOWS" in error.hint
+    assert error.id == "chat.E002" and "THEO_CHAT_CONTEXT_WINDOWS" in (error.hint or "")
 
 
 def test_a_malformed_window_table_is_an_error(settings: Any) -> None:

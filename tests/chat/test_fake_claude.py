@@ -394,7 +394,8 @@ def test_requests_the_real_api_refuses_are_refused(
     with pytest.raises(anthropic.BadRequestError) as caught:
         client.messages.create(model=MODEL, max_tokens=10, stream=streaming, **fields)
     assert caught.value.status_code == 400 and caught.value.type == "invalid_request_error"
-    assert says in caught.value.body["error"]["message"]
+    body = caught.value.body
+    assert isinstance(body, dict) and says in body["error"]["message"]
     assert fake_claude.pending == 1  # a refused request consumes no scripted reply
 
 
@@ -403,7 +404,7 @@ def test_what_the_real_api_accepts_is_accepted(fake_claude: FakeClaude, client: 
     tool_result answering the previous turn's tool_use; exactly 4 cache_control blocks; a
     final assistant message (prefill)."""
     fake_claude.respond("one", "two", "three")
-    two_users = [*HELLO, {"role": "user", "content": "And goodbye."}]
+    two_users: list[Any] = [*HELLO, {"role": "user", "content": "And goodbye."}]
     client.messages.create(model=MODEL, max_tokens=10, messages=two_users)
     assert fake_claude.last_request["turns"] == [
         {
@@ -412,8 +413,12 @@ def test_what_the_real_api_accepts_is_accepted(fake_claude: FakeClaude, client: 
             "index": 0,
         }
     ]
-    paired = [*HELLO, TOOL_CALL, {"role": "user", "content": [tool_result(), {"type": "text", "text": "more"}]}]
-    system = [cached("a"), cached("b"), cached("c")]
+    paired: list[Any] = [
+        *HELLO,
+        TOOL_CALL,
+        {"role": "user", "content": [tool_result(), {"type": "text", "text": "more"}]},
+    ]
+    system: list[Any] = [cached("a"), cached("b"), cached("c")]
     client.messages.create(model=MODEL, max_tokens=10, system=system, messages=paired)
     client.messages.create(model=MODEL, max_tokens=10, messages=[*HELLO, {"role": "assistant", "content": "Prefilled"}])
     assert fake_claude.pending == 0
@@ -427,7 +432,9 @@ def test_usage_arrives_as_the_real_api_sends_it(fake_claude: FakeClaude, client:
 
     events = list(client.messages.create(model=MODEL, max_tokens=100, messages=HELLO, stream=True))
 
-    start, delta = events[0], next(e for e in events if e.type == "message_delta")
+    start = events[0]
+    delta = next(e for e in events if e.type == "message_delta")
+    assert start.type == "message_start" and delta.type == "message_delta"
     assert (start.message.usage.input_tokens, start.message.usage.output_tokens) == (420, 1)
     assert start.message.usage.cache_read_input_tokens == 300
     assert delta.usage.output_tokens == 37
