@@ -50,6 +50,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.accounts import EMAIL_DOMAIN, delete_bench_rows
+
 STREAMS = 50
 TOKENS = 60  # text deltas per answer
 PACE = 0.025  # seconds between the fake's deltas
@@ -59,7 +61,7 @@ SOLO = 5  # Theo streams one at a time, after the warm-up (the warm-up user asks
 TARGET_P95_MS = 20.0
 PHASE_TIMEOUT = 240.0
 START_TIMEOUT = 120.0
-EMAIL_PREFIX, EMAIL_DOMAIN = "bench-chat-", "@theo.invalid"
+EMAIL_PREFIX = "bench-chat-"
 THEO_APPLICATION = "theo.asgi:application"  # what the theo daphne serves (swap it to try a variant)
 FAKE_URL_ENV = "THEO_BENCH_FAKE_CLAUDE_URL"  # tells the relay daphne where the fake is
 WORDS = ["grace", "faith", "covenant", "mercy", "glory", "wisdom", "kingdom", "spirit", "law", "gospel"]
@@ -381,25 +383,6 @@ def stop_daphne(server: Daphne) -> None:
 # --- bench users ---------------------------------------------------------------------------------
 
 
-def bench_users() -> Any:
-    from apps.users.models import User
-
-    return User.objects.filter(email__startswith=EMAIL_PREFIX, email__endswith=EMAIL_DOMAIN)
-
-
-def delete_bench_rows() -> int:
-    """Delete the bench users (their conversations, messages and usage go with them) and
-    the audit events they caused. Returns how many users there were."""
-    from apps.core.models import AuditEvent
-
-    users = bench_users()
-    ids = [str(pk) for pk in users.values_list("pk", flat=True)]
-    AuditEvent.objects.filter(actor_email__startswith=EMAIL_PREFIX, actor_email__endswith=EMAIL_DOMAIN).delete()
-    AuditEvent.objects.filter(target_id__in=ids).delete()
-    users.delete()
-    return len(ids)
-
-
 def create_users(count: int) -> list[Any]:
     from apps.users.models import User
 
@@ -523,7 +506,7 @@ def main() -> None:
     chunks = [f"{WORDS[i % len(WORDS)]} " for i in range(TOKENS)]
     fake = FakeClaude(text(chunks, delay=PACE, first_delay=FIRST_DELAY)).start()
     servers: list[Daphne] = []
-    stale = delete_bench_rows()
+    stale = delete_bench_rows(EMAIL_PREFIX)
     if stale:
         print(f"(removed {stale} bench users left by an earlier run)")
     try:
@@ -554,7 +537,7 @@ def main() -> None:
         for server in servers:
             stop_daphne(server)
         fake.stop()
-        delete_bench_rows()
+        delete_bench_rows(EMAIL_PREFIX)
 
 
 async def _measure(fake: Any, theo: Daphne, relay: Daphne, users: list[Any]) -> dict[str, Result]:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.accounts import EMAIL_DOMAIN, delete_bench_rows
 from bench.chat import WebSocket, free_port
 
 SECONDS = float(os.environ.get("THEO_BENCH_LOAD_SECONDS", "300"))
@@ -45,7 +46,7 @@ REQUEST_TIMEOUT = 30.0
 MAX_REQUESTS_PER_CLIENT = 1_000_000  # bounds every loop, far above what a run reaches
 START_TIMEOUT = 180.0
 APPLICATION_NAME = "theo-bench-load"
-EMAIL_PREFIX, EMAIL_DOMAIN = "bench-load-", "@theo.invalid"
+EMAIL_PREFIX = "bench-load-"
 API_PATHS = [
     "/api/v1/documents/",
     "/api/v1/auth/me/",
@@ -331,23 +332,6 @@ def log_tail(log: Path, lines: int = 30) -> str:
 # --- bench users --------------------------------------------------------------------------------
 
 
-def bench_users() -> Any:
-    from apps.users.models import User
-
-    return User.objects.filter(email__startswith=EMAIL_PREFIX, email__endswith=EMAIL_DOMAIN)
-
-
-def delete_bench_rows() -> int:
-    from apps.core.models import AuditEvent
-
-    users = bench_users()
-    ids = [str(pk) for pk in users.values_list("pk", flat=True)]
-    AuditEvent.objects.filter(actor_email__startswith=EMAIL_PREFIX, actor_email__endswith=EMAIL_DOMAIN).delete()
-    AuditEvent.objects.filter(target_id__in=ids).delete()
-    users.delete()
-    return len(ids)
-
-
 def create_tokens(count: int) -> list[str]:
     from rest_framework_simplejwt.tokens import AccessToken
 
@@ -423,7 +407,7 @@ def main() -> None:
         port = free_port()
         process = start_theo(port, log)
         wait_ready(process, port, log)  # it has migrated the database by now
-        stale = delete_bench_rows()
+        stale = delete_bench_rows(EMAIL_PREFIX)
         if stale:
             print(f"(removed {stale} bench users left by an earlier run)")
         tokens = create_tokens(CLIENTS)
@@ -440,7 +424,7 @@ def main() -> None:
         if process is not None:
             stop_theo(process)
         with contextlib.suppress(Exception):
-            delete_bench_rows()
+            delete_bench_rows(EMAIL_PREFIX)
 
 
 def _report(
