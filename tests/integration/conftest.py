@@ -70,13 +70,15 @@ def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="module")
-def celery_worker(django_db_setup, tmp_path_factory) -> Iterator[str]:
-    """A real Celery worker (solo pool) consuming the test broker; yields its node name."""
+@contextmanager
+def running_worker(
+    log_path: Path, *, name: str, pool: str = "solo", level: str = "warning", **env: str
+) -> Iterator[subprocess.Popen]:
+    """A real Celery worker (`pool`, one process) consuming the test broker, started and
+    answering a ping before this yields; stopped after."""
     from theo.celery import app
 
-    node = f"test-{os.getpid()}@{socket.gethostname()}"
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    node = f"{name}-{os.getpid()}@{socket.gethostname()}"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [
@@ -86,21 +88,21 @@ def celery_worker(django_db_setup, tmp_path_factory) -> Iterator[str]:
                 "-A",
                 "theo",
                 "worker",
-                "--pool=solo",
+                f"--pool={pool}",
                 "--queues",
                 settings.WORKER_QUEUES,
                 "-c",
                 "1",
                 "-l",
-                "warning",
+                level,
                 "-n",
-                f"test-{os.getpid()}@%h",
+                f"{name}-{os.getpid()}@%h",
                 "--without-mingle",
                 "--without-gossip",
                 "--purge",  # drop tasks queued by earlier tests that had no worker
             ],
             cwd=settings.BASE_DIR,
-            env=subprocess_env(),
+            env=subprocess_env(**env),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -109,9 +111,16 @@ def celery_worker(django_db_setup, tmp_path_factory) -> Iterator[str]:
         while not app.control.ping(timeout=1, destination=[node]):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"The Celery worker did not start.\n{log_tail(log_path)}")
-        yield node
+        yield process
     finally:
         stop_process(process)
+
+
+@pytest.fixture(scope="module")
+def celery_worker(django_db_setup, tmp_path_factory) -> Iterator[str]:
+    """A real Celery worker (solo pool) consuming the test broker; yields its node name."""
+    with running_worker(tmp_path_factory.mktemp("worker") / "worker.log", name="test"):
+        yield f"test-{os.getpid()}@{socket.gethostname()}"
 
 
 # --- a live server -----------------------------------------------------------------------

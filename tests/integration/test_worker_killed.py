@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from apps.documents.models import Document
-from tests.integration.conftest import WORKER_START_SECONDS, log_tail, stop_process, subprocess_env
+from tests.integration.conftest import log_tail, running_worker
 from tests.integration.test_ingestion import passages_of, upload, wait_until_finished
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -46,46 +43,12 @@ def children_of(pid: int) -> list[int]:
 def prefork_worker(django_db_setup, tmp_path) -> Iterator[subprocess.Popen]:
     """A worker whose task runs in a pool process (as in production), so killing that
     process is a lost worker the main process sees and answers by requeueing the task."""
-    from theo.celery import app
-
-    node = f"kill-{os.getpid()}@{socket.gethostname()}"
     log_path = tmp_path / "worker.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "theo",
-                "worker",
-                "--pool=prefork",
-                "-c",
-                "1",
-                "--queues",
-                settings.WORKER_QUEUES,
-                "-l",
-                "info",
-                "-n",
-                f"kill-{os.getpid()}@%h",
-                "--without-mingle",
-                "--without-gossip",
-                "--purge",
-            ],
-            cwd=settings.BASE_DIR,
-            env=subprocess_env(THEO_INGEST_MAX_ATTEMPTS=str(MAX_ATTEMPTS)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + WORKER_START_SECONDS
-        while not app.control.ping(timeout=1, destination=[node]):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"The Celery worker did not start.\n{log_tail(log_path)}")
+    with running_worker(
+        log_path, name="kill", pool="prefork", level="info", THEO_INGEST_MAX_ATTEMPTS=str(MAX_ATTEMPTS)
+    ) as process:
         process.log_path = log_path  # type: ignore[attr-defined]
         yield process
-    finally:
-        stop_process(process)
 
 
 def wait_for_start(document_id: str, attempt: int) -> None:
