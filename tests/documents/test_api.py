@@ -130,7 +130,8 @@ ROUTES: dict[str, Route] = {
 def test_share_matrix(client_for, world, role, route_name):
     """The owner may do everything (staff too, but only on their own documents); an edit
     share reads, renames, reprocesses and writes notes; a view share (and a guest's edit
-    share) only reads; anyone else gets 404 on every route, never a hint that the document exists; anonymous gets 401."""
+    share) only reads; anyone else gets 404 on every route, never a hint that the document
+    exists; anonymous gets 401."""
     who, level = ROLES[role]
     route = ROUTES[route_name]
     client = client_for(getattr(world, who) if who else None)
