@@ -177,9 +177,11 @@ def test_an_edit_sharee_may_annotate_but_not_share(studied):
     assert 'id="shares"' not in page and 'id="delete"' not in page
 
 
-def test_staff_see_any_document_page(studied):
+def test_staff_do_not_see_someone_elses_document_page(studied):
+    """Staff moderate documents in the admin console; the reader's page stays its owner's."""
     staff = ReaderFactory(role=User.Role.ADMIN)
-    assert signed_in(staff).get(page_of(studied)).status_code == 200
+    assert signed_in(staff).get(page_of(studied)).status_code == 404
+    assert signed_in(staff).get(f"/admin/documents/document/{studied.pk}/change/").status_code == 200
 
 
 @pytest.mark.parametrize("role", [User.Role.USER, User.Role.GUEST, User.Role.POWER])
