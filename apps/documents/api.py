@@ -63,6 +63,7 @@ def _paginated(request: Request, view: APIView, queryset: Any, serializer_class:
 
 class DocumentListView(APIView):
     parser_classes = [MultiPartParser, FormParser]
+    pagination_class = StandardPagination  # for the schema: the response is a page
 
     def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
         if request.method == "POST":
@@ -125,7 +126,7 @@ class DocumentDetailView(APIView):
 
 
 class DocumentFileView(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, media.split(";")[0]): OpenApiTypes.BINARY for media in CONTENT_TYPES.values()})
     def get(self, request: Request, pk: Any) -> FileResponse:
         document = document_get_for(user=request.user, pk=pk)
         path = storage.path_for(document)
@@ -153,6 +154,8 @@ class DocumentProgressView(EventStreamAPIView):
 
 
 class DocumentPassagesView(APIView):
+    pagination_class = StandardPagination  # for the schema: the response is a page
+
     @extend_schema(responses=PassageSerializer(many=True))
     def get(self, request: Request, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk)
@@ -168,6 +171,8 @@ class DocumentReprocessView(APIView):
 
 
 class DocumentSharesView(APIView):
+    pagination_class = StandardPagination  # for the schema: the response is a page
+
     @extend_schema(responses=ShareSerializer(many=True))
     def get(self, request: Request, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.OWNER)
@@ -193,6 +198,8 @@ class DocumentSharesView(APIView):
 
 
 class DocumentNotesView(APIView):
+    pagination_class = StandardPagination  # for the schema: the response is a page
+
     @extend_schema(responses=NoteSerializer(many=True))
     def get(self, request: Request, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk)
