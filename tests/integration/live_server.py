@@ -27,6 +27,11 @@ from django.conf import settings
 from tests.integration.conftest import log_tail, stop_process, subprocess_env
 
 START_SECONDS = 60
+LOGS: dict[str, Path] = {}  # base URL -> the server's log
+
+
+def server_log_tail(base: str, chars: int = 6000) -> str:
+    return log_tail(LOGS[base], chars) if base in LOGS else ""
 
 
 def free_port() -> int:
@@ -51,6 +56,10 @@ def start_theo(log_path: Path, env: dict[str, str] | None = None) -> Iterator[st
     environment = subprocess_env(
         THEO_LOG_LEVEL="WARNING",
         THEO_BIBLE_AUTOLOAD="false",
+        # Persistent connections leak under daphne (one per handler thread, never closed;
+        # docs/architecture.md): after a few hundred requests PostgreSQL runs out of
+        # connection slots and everything is a 500. Until the psycopg pool lands, close them.
+        THEO_DB_CONN_MAX_AGE="0",
         **(env or {}),
     )
     with open(log_path, "w") as log:
@@ -67,6 +76,7 @@ def start_theo(log_path: Path, env: dict[str, str] | None = None) -> Iterator[st
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"`manage.py run` did not start:\n{log_tail(log_path)}")
             time.sleep(0.3)
+        LOGS[base] = log_path
         yield base
     finally:
         stop_process(process, timeout=30)

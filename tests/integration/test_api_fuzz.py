@@ -18,16 +18,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import hypothesis
 import pytest
 import schemathesis
-from django.conf import global_settings
+from django.core.management import call_command
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis.checks import not_a_server_error
@@ -42,13 +45,17 @@ from apps.chat.models import Conversation
 from apps.documents.models import Document
 from apps.users.models import User
 from tests.documents.factories import CompletedDocumentFactory, NoteFactory
-from tests.integration.live_server import live_theo  # noqa: F401 - fixture
+from tests.integration.live_server import live_theo, server_log_tail  # noqa: F401 - fixture
 from tests.knowledge.factories import EntryFactory
 from tests.users.factories import PASSWORD, UserFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+# The django_db mark makes pytest-django set the test database up; the test's own
+# transaction stays empty: what the live server must see is written in autocommit,
+# by the module fixture or (during a test) in a thread of its own (`_committed`).
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 EXAMPLES = int(os.environ.get("THEO_FUZZ_EXAMPLES", "25"))
+TOKEN_REFRESH_SECONDS = 10 * 60
 SEED = int(os.environ.get("THEO_FUZZ_SEED", "20261201"))
 CHECKS = [
     not_a_server_error,
@@ -82,9 +89,19 @@ schema = _load()
 class Account:
     base: str
     user: User
-    token: str
+    access: str = ""
+    issued: float = 0.0
     # path prefix -> an object this account may reach (made again if a DELETE took it)
     objects: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def token(self) -> str:
+        """An access token from the API (they live 15 minutes: a long run signs in again)."""
+        if time.monotonic() - self.issued > TOKEN_REFRESH_SECONDS:
+            body = {"email": self.user.email, "password": PASSWORD}
+            self.access = _post_json(f"{self.base}/api/v1/auth/token/", body)["access"]
+            self.issued = time.monotonic()
+        return self.access
 
     def real_id(self, prefix: str) -> str:
         found = self.objects[prefix]
@@ -130,9 +147,9 @@ def _warm_up(base: str, token: str) -> None:
 
 def _account(base: str, **fields: Any) -> Account:
     user = UserFactory(email=_email(), **fields)
-    token = _post_json(f"{base}/api/v1/auth/token/", {"email": user.email, "password": PASSWORD})["access"]
-    _warm_up(base, token)
-    return Account(base=base, user=user, token=token, objects={prefix: make(user) for prefix, make in MAKERS.items()})
+    account = Account(base=base, user=user, objects={prefix: make(user) for prefix, make in MAKERS.items()})
+    _warm_up(base, account.token)
+    return account
 
 
 def _half(value: Any) -> bool:
@@ -158,9 +175,28 @@ def _aim(case: Any, account: Account) -> None:
         body.update(email=account.user.email, password=PASSWORD)
 
 
+def _committed(work: Callable[[], None]) -> None:
+    """Run `work` on a connection of its own, outside the test's transaction."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        executor.submit(run).result()
+
+
 def _fuzz(case: Any, account: Account) -> None:
-    _aim(case, account)
-    case.call_and_validate(base_url=account.base, headers={"Authorization": f"Bearer {account.token}"}, checks=CHECKS)
+    _committed(lambda: _aim(case, account))
+    try:
+        case.call_and_validate(
+            base_url=account.base, headers={"Authorization": f"Bearer {account.token}"}, checks=CHECKS
+        )
+    except Exception as failure:
+        failure.add_note(f"--- the server's log ---\n{server_log_tail(account.base)}")
+        raise
 
 
 FUZZ_SETTINGS = hypothesis.settings(
@@ -171,32 +207,25 @@ FUZZ_SETTINGS = hypothesis.settings(
 )
 
 
-@pytest.fixture
-def server_password_hashers(settings: Any) -> None:
-    """The live server checks passwords with the real hashers, not the tests' fast MD5."""
-    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
-
-
-@pytest.fixture
-def approved_user(live_theo: str, server_password_hashers: None) -> Account:  # noqa: F811
-    return _account(live_theo)
-
-
-@pytest.fixture
-def staff(live_theo: str, server_password_hashers: None) -> Account:  # noqa: F811
-    return _account(live_theo, role=User.Role.ADMIN)
+@pytest.fixture(scope="module")
+def accounts(live_theo: str, django_db_blocker: Any) -> Iterator[dict[str, Account]]:  # noqa: F811
+    """An approved user and a staff member with objects of their own, committed for the
+    live server (once for the module: the fuzz tests only speak HTTP); flushed after."""
+    with django_db_blocker.unblock():
+        yield {"user": _account(live_theo), "staff": _account(live_theo, role=User.Role.ADMIN)}
+        call_command("flush", interactive=False, verbosity=0)
 
 
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_api_as_an_approved_user(case: Any, approved_user: Account) -> None:
-    _fuzz(case, approved_user)
+def test_api_as_an_approved_user(case: Any, accounts: dict[str, Account]) -> None:
+    _fuzz(case, accounts["user"])
 
 
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_api_as_staff(case: Any, staff: Account) -> None:
-    _fuzz(case, staff)
+def test_api_as_staff(case: Any, accounts: dict[str, Account]) -> None:
+    _fuzz(case, accounts["staff"])
 
 
 def test_the_live_server_serves_this_schema(live_theo: str) -> None:  # noqa: F811
