@@ -4,7 +4,8 @@ schema: status code, content type, headers, body.
 
 Bounded for CI: THEO_FUZZ_EXAMPLES examples per operation in the fuzzing phase (default
 25) plus the examples and coverage phases, seeded and deterministic. A longer hunt:
-`THEO_FUZZ_EXAMPLES=200 .venv/bin/python -m pytest tests/integration/test_api_fuzz.py`.
+`THEO_FUZZ_EXAMPLES=200 .venv/bin/python -m pytest tests/integration/test_api_fuzz.py`;
+THEO_FUZZ_ACCEPTANCE=1 also fails operations that refuse data the schema allows.
 
 Rate limits stay as configured (their 429s are documented and checked); each test (one
 per operation and role) starts with fresh counters (tests/conftest.py clears the cache).
@@ -36,6 +37,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    positive_data_acceptance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -64,6 +66,8 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
+if os.environ.get("THEO_FUZZ_ACCEPTANCE"):  # also: valid data per the schema must be accepted (2xx)
+    CHECKS.append(positive_data_acceptance)
 
 
 def served_schema() -> dict[str, Any]:
