@@ -84,7 +84,7 @@ class DocumentListView(APIView):
         documents = selectors.documents_list(user=request.user, status=status_filter, q=request.query_params.get("q"))
         return _paginated(request, self, documents, DocumentSerializer)
 
-    @extend_schema(request=UploadSerializer, responses={202: DocumentSerializer})
+    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={202: DocumentSerializer})
     def post(self, request: Request) -> Response:
         data = request.data  # parses the multipart body through the limited handler
         uploads.check_not_too_large(request._request)
@@ -187,7 +187,7 @@ class DocumentSharesView(APIView):
 
     @extend_schema(
         request=ShareDeleteSerializer,
-        parameters=[OpenApiParameter("email", str, description="Or give it in the body")],
+        parameters=[OpenApiParameter("email", OpenApiTypes.EMAIL, description="Or give it in the body")],
         responses={204: None},
     )
     def delete(self, request: Request, pk: Any) -> Response:
