@@ -12,6 +12,10 @@ from apps.core.checks import refuse_to_start_with_weak_secrets  # noqa: E402
 
 refuse_to_start_with_weak_secrets()
 
+from apps.core.daphne import stop_twisted_form_parsing  # noqa: E402
+
+stop_twisted_form_parsing()  # Django parses request bodies, not Twisted (apps/core/daphne.py)
+
 from apps.knowledge.embeddings import warm_up_in_background  # noqa: E402
 
 warm_up_in_background()  # the first search should not wait for the model to load

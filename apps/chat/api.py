@@ -60,6 +60,8 @@ class PersonaListView(APIView):
 
 
 class ConversationListView(APIView):
+    pagination_class = StandardPagination  # for the schema: the response is a page
+
     @extend_schema(responses=ConversationSerializer(many=True), summary="Your conversations, most recent first")
     def get(self, request: Request) -> Response:
         paginator = StandardPagination()

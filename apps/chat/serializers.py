@@ -63,7 +63,7 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class ConversationSerializer(serializers.ModelSerializer):
-    persona = PersonaBriefSerializer(read_only=True)
+    persona = PersonaBriefSerializer(read_only=True, allow_null=True)
     message_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:

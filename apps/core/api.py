@@ -20,6 +20,7 @@ class AuditEventListView(APIView):
     """Staff: the audit trail, newest first."""
 
     permission_classes = [IsStaff]
+    pagination_class = StandardPagination  # for the schema: the response is a page
 
     @extend_schema(
         parameters=[

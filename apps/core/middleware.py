@@ -1,5 +1,6 @@
-"""Request ids (echo a valid incoming X-Request-ID or make one, on every response) and
-forwarded headers (believed only from a trusted proxy, apps/core/proxies.py)."""
+"""Request ids (echo a valid incoming X-Request-ID or make one, on every response), the
+refusal of NUL characters in the request line and headers, and forwarded headers (believed
+only from a trusted proxy, apps/core/proxies.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import structlog
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase
 from django_structlog import signals as structlog_signals
 
 from apps.core.proxies import client_address, peer_is_trusted_proxy
@@ -107,3 +108,57 @@ def _add_duration(request: HttpRequest, logger: Any, response: HttpResponseBase,
     log_kwargs["path"] = request.path
     if started is not None:
         log_kwargs["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+
+
+# --- NUL bytes ----------------------------------------------------------------------
+
+NUL = "\x00"
+NUL_MESSAGE = "Null characters are not allowed."
+
+
+def nul_byte_fields(request: HttpRequest) -> dict[str, list[str]]:
+    """Where a NUL character hides in the request line or headers: PostgreSQL cannot store
+    one in a text column, so it must be refused before any query sees it. Bodies are
+    checked by DRF's CharField (ProhibitNullCharactersValidator) and apps.core.parsers."""
+    fields: dict[str, list[str]] = {}
+    if NUL in request.path_info:
+        fields["path"] = [NUL_MESSAGE]
+    for name, values in request.GET.lists():
+        if NUL in name or any(NUL in value for value in values):
+            fields[name.replace(NUL, "\\0")] = [NUL_MESSAGE]
+    for key, value in request.META.items():
+        if key.startswith("HTTP_") and isinstance(value, str) and NUL in value:
+            fields["header:" + key[5:].replace("_", "-").title()] = [NUL_MESSAGE]
+    return fields
+
+
+class RejectNulBytesMiddleware:
+    """400 `invalid_input` naming the query parameter, path or header that holds a NUL
+    character (a 500 from PostgreSQL otherwise). Runs right after RequestIdMiddleware."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def _refusal(self, request: HttpRequest) -> HttpResponseBase | None:
+        fields = nul_byte_fields(request)
+        if not fields:
+            return None
+        from apps.core.errors import ApiError
+        from apps.core.views import is_api_request, json_error
+
+        if is_api_request(request):
+            return json_error(ApiError(400, "invalid_input", "The request contains a null character.", fields))
+        return HttpResponseBadRequest("The request contains a null character.", content_type="text/plain")
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return self._refusal(request) or self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        return self._refusal(request) or await self.get_response(request)

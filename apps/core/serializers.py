@@ -36,3 +36,15 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "request_id",
         ]
         read_only_fields = fields
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="A stable code (docs/api.md lists them), e.g. validation_error")
+    message = serializers.CharField(help_text="What happened and what to do, for people")
+    details = serializers.DictField(help_text="More about it, e.g. field -> messages; {} when there is nothing more")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error the API answers, whatever its status (apps.core.errors)."""
+
+    error = ErrorBodySerializer()

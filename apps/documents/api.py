@@ -64,6 +64,7 @@ def _paginated(request: Request, view: APIView, queryset: Any, serializer_class:
 
 class DocumentListView(APIView):
     parser_classes = [MultiPartParser, FormParser]
+    pagination_class = StandardPagination  # for the schema: the response is a page
 
     def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
         if request.method == "POST":
@@ -84,7 +85,7 @@ class DocumentListView(APIView):
         documents = selectors.documents_list(user=request.user, status=status_filter, q=request.query_params.get("q"))
         return _paginated(request, self, documents, DocumentSerializer)
 
-    @extend_schema(request=UploadSerializer, responses={202: DocumentSerializer})
+    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={202: DocumentSerializer})
     def post(self, request: AuthenticatedRequest) -> Response:
         data = uploads.parsed_upload(request)  # parses the multipart body through the limited handler
         valid = validated(UploadSerializer, data)
@@ -125,7 +126,7 @@ class DocumentDetailView(APIView):
 
 
 class DocumentFileView(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, media.split(";")[0]): OpenApiTypes.BINARY for media in CONTENT_TYPES.values()})
     def get(self, request: Request, pk: Any) -> FileResponse:
         document = document_get_for(user=request.user, pk=pk)
         path = storage.path_for(document)
@@ -158,6 +159,8 @@ class DocumentProgressView(EventStreamAPIView):
 
 
 class DocumentPassagesView(APIView):
+    pagination_class = StandardPagination  # for the schema: the response is a page
+
     @extend_schema(responses=PassageSerializer(many=True))
     def get(self, request: Request, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk)
@@ -173,6 +176,8 @@ class DocumentReprocessView(APIView):
 
 
 class DocumentSharesView(APIView):
+    pagination_class = StandardPagination  # for the schema: the response is a page
+
     @extend_schema(responses=ShareSerializer(many=True))
     def get(self, request: Request, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.OWNER)
@@ -187,7 +192,7 @@ class DocumentSharesView(APIView):
 
     @extend_schema(
         request=ShareDeleteSerializer,
-        parameters=[OpenApiParameter("email", str, description="Or give it in the body")],
+        parameters=[OpenApiParameter("email", OpenApiTypes.EMAIL, description="Or give it in the body")],
         responses={204: None},
     )
     def delete(self, request: AuthenticatedRequest, pk: Any) -> Response:
@@ -198,6 +203,8 @@ class DocumentSharesView(APIView):
 
 
 class DocumentNotesView(APIView):
+    pagination_class = StandardPagination  # for the schema: the response is a page
+
     @extend_schema(responses=NoteSerializer(many=True))
     def get(self, request: Request, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk)

@@ -33,6 +33,8 @@ def _entry(request: Request, entry: KnowledgeEntry, **kwargs: Any) -> Response:
 
 
 class EntryListView(APIView):
+    pagination_class = StandardPagination  # for the schema: the response is a page
+
     @extend_schema(
         parameters=[
             OpenApiParameter("tag", str, description="Entries with this tag"),

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.core.openapi import errors
 from apps.core.pagination import StandardPagination
 from apps.core.permissions import IsStaff
 from apps.core.proxies import client_address
@@ -45,7 +46,7 @@ class PublicAPIView(APIView):
 
 
 class RegisterView(PublicAPIView):
-    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
+    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer, **errors(409, 429)})
     def post(self, request: Request) -> Response:
         data = validated(RegisterSerializer, request.data)
         user = services.user_register(**data, ip=client_address(request))
@@ -53,7 +54,7 @@ class RegisterView(PublicAPIView):
 
 
 class TokenObtainView(PublicAPIView):
-    @extend_schema(request=CredentialsSerializer, responses={200: TokenPairSerializer})
+    @extend_schema(request=CredentialsSerializer, responses={200: TokenPairSerializer, **errors(401, 403, 429)})
     def post(self, request: Request) -> Response:
         data = validated(CredentialsSerializer, request.data)
         user = services.user_authenticate(**data, ip=client_address(request))
@@ -64,7 +65,7 @@ class TokenObtainView(PublicAPIView):
 class TokenRefreshView(PublicAPIView):
     """Rotation with blacklist; of two concurrent refreshes of one token only one succeeds."""
 
-    @extend_schema(request=RefreshTokenSerializer, responses={200: TokenPairSerializer})
+    @extend_schema(request=RefreshTokenSerializer, responses={200: TokenPairSerializer, **errors(401, 403)})
     def post(self, request: Request) -> Response:
         data = validated(RefreshTokenSerializer, request.data)
         return Response(token_refresh(refresh_token=data["refresh"]))
@@ -73,7 +74,7 @@ class TokenRefreshView(PublicAPIView):
 class LogoutView(PublicAPIView):
     """Blacklists the refresh token; also ends the session when called from a signed-in page."""
 
-    @extend_schema(request=RefreshTokenSerializer, responses={204: None})
+    @extend_schema(request=RefreshTokenSerializer, responses={204: None, **errors(401)})
     def post(self, request: Request) -> Response:
         data = validated(RefreshTokenSerializer, request.data)
         services.user_sign_out(refresh_token=data["refresh"])
@@ -105,6 +106,7 @@ class MeView(APIView):
 
 class AdminUserListView(APIView):
     permission_classes = [IsStaff]
+    pagination_class = StandardPagination  # for the schema: the response is a page
 
     @extend_schema(
         parameters=[

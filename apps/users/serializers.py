@@ -2,14 +2,25 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from rest_framework import serializers
 
 from apps.users.models import User
 
 
+def password_min_length() -> int:
+    """The length AUTH_PASSWORD_VALIDATORS asks for, so the schema says it too."""
+    for validator in settings.AUTH_PASSWORD_VALIDATORS:
+        if validator["NAME"].endswith(".MinimumLengthValidator"):
+            return int(validator.get("OPTIONS", {}).get("min_length", 8))
+    return 1
+
+
 class RegisterSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
+    password = serializers.CharField(
+        write_only=True, min_length=password_min_length(), max_length=128, style={"input_type": "password"}
+    )
     display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
 
 
