@@ -27,6 +27,7 @@ from apps.chat.serializers import (
     PersonaSerializer,
 )
 from apps.core.errors import TheoError, ValidationFailed
+from apps.core.openapi import errors
 from apps.core.pagination import StandardPagination
 from apps.core.serializers import validated
 from apps.core.streaming import EventStreamAPIView, EventStreamRenderer, event_stream_response, sse_frame
@@ -119,7 +120,7 @@ class AskView(EventStreamAPIView):
 
     renderer_classes = [renderers.JSONRenderer, EventStreamRenderer]
 
-    @extend_schema(request=AskSerializer, responses={201: MessageSerializer}, summary="Ask a question")
+    @extend_schema(request=AskSerializer, responses={201: MessageSerializer, **errors(429)}, summary="Ask a question")
     def post(self, request: Request, pk: Any) -> Any:
         conversation = selectors.conversation_get_for(user=request.user, pk=pk)
         content = validated(AskSerializer, request.data)["content"]

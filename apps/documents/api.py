@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.errors import TheoError, ValidationFailed
+from apps.core.openapi import errors
 from apps.core.pagination import StandardPagination
 from apps.core.serializers import validated
 from apps.core.streaming import EventStreamAPIView, EventStreamRenderer, event_stream_response
@@ -85,7 +86,10 @@ class DocumentListView(APIView):
         documents = selectors.documents_list(user=request.user, status=status_filter, q=request.query_params.get("q"))
         return _paginated(request, self, documents, DocumentSerializer)
 
-    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={202: DocumentSerializer})
+    @extend_schema(
+        request={"multipart/form-data": UploadSerializer},
+        responses={202: DocumentSerializer, **errors(409, 413, 415, 429)},
+    )
     def post(self, request: AuthenticatedRequest) -> Response:
         data = uploads.parsed_upload(request)  # parses the multipart body through the limited handler
         valid = validated(UploadSerializer, data)

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.errors import TheoError, ValidationFailed
+from apps.core.openapi import errors
 from apps.core.ratelimits import enforce_rate_limit
 from apps.core.serializers import validated
 from apps.knowledge import bible, scripture
@@ -71,7 +72,7 @@ def lookup_scripture(ref: str, translation: str) -> scripture.ScripturePassage:
 class SearchView(APIView):
     @extend_schema(
         parameters=[SearchParams],
-        responses=SearchResultsSerializer,
+        responses={200: SearchResultsSerializer, **errors(429)},
         summary="Hybrid search (vector + full text + scripture references) over what you may read",
     )
     def get(self, request: Request) -> Response:

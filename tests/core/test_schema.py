@@ -110,3 +110,18 @@ def test_what_the_schema_allows_is_what_the_api_takes(schema):
     assert set(paths["/api/v1/documents/"]["post"]["requestBody"]["content"]) == {"multipart/form-data"}
     unshare = paths["/api/v1/documents/{id}/shares/"]["delete"]["parameters"]
     assert next(p for p in unshare if p["name"] == "email")["schema"]["format"] == "email"
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/v1/chat/conversations/{id}/messages/", "post"),
+        ("/api/v1/documents/", "post"),
+        ("/api/v1/search/", "get"),
+        ("/api/v1/auth/token/", "post"),
+        ("/api/v1/auth/register/", "post"),
+    ],
+)
+def test_rate_limited_operations_document_429(schema, path, method):
+    # Found at 200 examples per operation: chat 10/m, uploads 20/h, searches 60/m.
+    assert error_ref(schema["paths"][path][method]["responses"]["429"]) == "#/components/schemas/Error"

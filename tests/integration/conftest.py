@@ -181,9 +181,7 @@ def running_daphne(log_dir: Path, **env: str) -> Iterator[LiveServer]:
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "theo.asgi:application"],
             cwd=settings.BASE_DIR,
-            # No persistent connections: a connection idle in the server must not hold up
-            # the flush that ends each transactional test.
-            env=subprocess_env(THEO_DB_CONN_MAX_AGE="0", **env),
+            env=subprocess_env(**env),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -56,10 +56,6 @@ def start_theo(log_path: Path, env: dict[str, str] | None = None) -> Iterator[st
     environment = subprocess_env(
         THEO_LOG_LEVEL="WARNING",
         THEO_BIBLE_AUTOLOAD="false",
-        # Persistent connections leak under daphne (one per handler thread, never closed;
-        # docs/architecture.md): after a few hundred requests PostgreSQL runs out of
-        # connection slots and everything is a 500. Until the psycopg pool lands, close them.
-        THEO_DB_CONN_MAX_AGE="0",
         **(env or {}),
     )
     with open(log_path, "w") as log:
