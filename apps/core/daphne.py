@@ -25,5 +25,5 @@ def stop_twisted_form_parsing() -> None:
         kwargs["parsePOSTFormSubmission"] = False
         original_init(self, *args, **kwargs)
 
-    WebRequest.__init__ = init_without_form_parsing  # type: ignore[method-assign]
-    WebRequest._theo_form_parsing_off = True  # type: ignore[attr-defined]
+    WebRequest.__init__ = init_without_form_parsing
+    WebRequest._theo_form_parsing_off = True

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any, cast
 
 from django.conf import settings
 from rest_framework import serializers
@@ -10,7 +11,8 @@ from apps.users.models import User
 
 def password_min_length() -> int:
     """The length AUTH_PASSWORD_VALIDATORS asks for, so the schema says it too."""
-    for validator in settings.AUTH_PASSWORD_VALIDATORS:
+    validators = cast(list[dict[str, Any]], settings.AUTH_PASSWORD_VALIDATORS)
+    for validator in validators:
         if validator["NAME"].endswith(".MinimumLengthValidator"):
             return int(validator.get("OPTIONS", {}).get("min_length", 8))
     return 1

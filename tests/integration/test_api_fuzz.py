@@ -81,7 +81,10 @@ def _load() -> Any:
     loaded.config.seed = SEED
     loaded.config.phases.update(phases=["examples", "coverage", "fuzzing"])
     loaded.config.generation.update(
-        modes=["positive", "negative"], max_examples=EXAMPLES, deterministic=True, no_shrink=True
+        modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE],
+        max_examples=EXAMPLES,
+        deterministic=True,
+        no_shrink=True,
     )
     return loaded
 
