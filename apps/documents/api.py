@@ -172,7 +172,7 @@ class DocumentPassagesView(APIView):
 
 
 class DocumentReprocessView(APIView):
-    @extend_schema(request=None, responses={202: DocumentSerializer})
+    @extend_schema(request=None, responses={202: DocumentSerializer, **errors(409, 429)})
     def post(self, request: AuthenticatedRequest, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.EDIT)
         services.document_reprocess(document=document, actor=request.user)
