@@ -26,9 +26,9 @@ def request_id_from(request: HttpRequest) -> str:
     return incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
 
-class RequestIdMiddleware:
-    """Runs first: the id is on the request for logging (django-structlog reads the same
-    header) and on every response, errors and streams included."""
+class RequestHookMiddleware:
+    """Sync and async alike: `before` may answer instead of the view; `after` may change
+    the response. Subclasses write only the hooks."""
 
     sync_capable = True
     async_capable = True
@@ -38,61 +38,50 @@ class RequestIdMiddleware:
         if iscoroutinefunction(get_response):
             markcoroutinefunction(self)
 
-    def _prepare(self, request: HttpRequest) -> str:
+    def before(self, request: HttpRequest) -> HttpResponseBase | None:
+        return None
+
+    def after(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        return response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return self.before(request) or self.after(request, self.get_response(request))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.before(request) or self.after(request, await self.get_response(request))
+
+
+class RequestIdMiddleware(RequestHookMiddleware):
+    """Runs first: the id is on the request for logging (django-structlog reads the same
+    header) and on every response, errors and streams included."""
+
+    def before(self, request: HttpRequest) -> None:
         request_id = request_id_from(request)
         request.META["HTTP_X_REQUEST_ID"] = request_id
         request.__dict__.pop("headers", None)  # request.headers is cached from META
         request.request_id = request_id  # type: ignore[attr-defined]
         request.started_at = time.monotonic()  # type: ignore[attr-defined]
-        return request_id
 
-    def __call__(self, request: HttpRequest) -> Any:
-        if iscoroutinefunction(self):
-            return self.__acall__(request)
-        request_id = self._prepare(request)
-        response = self.get_response(request)
-        response[REQUEST_ID_HEADER] = request_id
-        return response
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        request_id = self._prepare(request)
-        response = await self.get_response(request)
-        response[REQUEST_ID_HEADER] = request_id
+    def after(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        response[REQUEST_ID_HEADER] = request.request_id  # type: ignore[attr-defined]
         return response
 
 
 FORWARDED_META = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT")
 
 
-class ForwardedHeadersMiddleware:
+class ForwardedHeadersMiddleware(RequestHookMiddleware):
     """Drops X-Forwarded-* unless the peer is a trusted proxy, before SecurityMiddleware
     (X-Forwarded-Proto) and request.get_host() (X-Forwarded-Host) read them. Without a
     proxy Django ignores them anyway; with a proxy count every peer is the proxy."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Any) -> None:
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    @staticmethod
-    def _strip(request: HttpRequest) -> None:
+    def before(self, request: HttpRequest) -> None:
         if not peer_is_trusted_proxy(request.META.get("REMOTE_ADDR")):
             for name in FORWARDED_META:
                 request.META.pop(name, None)
             request.__dict__.pop("headers", None)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if iscoroutinefunction(self):
-            return self.__acall__(request)
-        self._strip(request)
-        return self.get_response(request)
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        self._strip(request)
-        return await self.get_response(request)
 
 
 @receiver(structlog_signals.bind_extra_request_metadata)
@@ -132,19 +121,11 @@ def nul_byte_fields(request: HttpRequest) -> dict[str, list[str]]:
     return fields
 
 
-class RejectNulBytesMiddleware:
+class RejectNulBytesMiddleware(RequestHookMiddleware):
     """400 `invalid_input` naming the query parameter, path or header that holds a NUL
     character (a 500 from PostgreSQL otherwise). Runs right after RequestIdMiddleware."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Any) -> None:
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    def _refusal(self, request: HttpRequest) -> HttpResponseBase | None:
+    def before(self, request: HttpRequest) -> HttpResponseBase | None:
         fields = nul_byte_fields(request)
         if not fields:
             return None
@@ -154,11 +135,3 @@ class RejectNulBytesMiddleware:
         if is_api_request(request):
             return json_error(ApiError(400, "invalid_input", "The request contains a null character.", fields))
         return HttpResponseBadRequest("The request contains a null character.", content_type="text/plain")
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if iscoroutinefunction(self):
-            return self.__acall__(request)
-        return self._refusal(request) or self.get_response(request)
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        return self._refusal(request) or await self.get_response(request)
