@@ -12,15 +12,15 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.bible import scripture
 from apps.core.errors import Conflict, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed
 from apps.core.ratelimits import enforce_rate_limit
 from apps.core.services import audit_record
 from apps.documents import limits, realtime, sniffing, storage
 from apps.documents.models import Document, DocumentAccess, DocumentNote
 from apps.documents.selectors import document_passages, passage_access_for, storage_used_by
-from apps.knowledge import scripture
-from apps.knowledge.models import Passage
-from apps.knowledge.services import passages_set_access, passages_set_title
+from apps.index.models import Passage
+from apps.index.services import passages_set_access, passages_set_title
 from apps.users.models import User
 
 logger = structlog.get_logger(__name__)

@@ -11,7 +11,7 @@ from apps.chat.models import AIUsage, Message
 from tests.chat import fake_claude as fake
 from tests.chat.requests import ask_url, start_conversation
 from tests.helpers import assert_error
-from tests.knowledge.corpus import add_passages, marker
+from tests.index.corpus import add_passages, marker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

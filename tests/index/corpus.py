@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from apps.knowledge.embeddings import embed_texts, model_name
-from apps.knowledge.models import Passage
-from apps.knowledge.scripture import find_references, verse_ids_of
+from apps.bible.scripture import find_references, verse_ids_of
+from apps.index.embeddings import embed_texts, model_name
+from apps.index.models import Passage
 
 
 def marker() -> str:

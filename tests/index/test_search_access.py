@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from apps.knowledge.embeddings import model_name
-from apps.knowledge.models import Passage
-from apps.knowledge.search import METHODS, passages_search
-from apps.knowledge.selectors import visible_passages
-from tests.knowledge.corpus import add_passages, marker
+from apps.index.embeddings import model_name
+from apps.index.models import Passage
+from apps.index.search import METHODS, passages_search
+from apps.index.selectors import visible_passages
+from tests.index.corpus import add_passages, marker
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/search/"
@@ -134,7 +134,7 @@ def test_a_user_who_sees_few_passages_still_gets_k(make_user: Any, monkeypatch: 
 
     Passage.objects.bulk_create(rows(other, near(300, 0.2), "others") + rows(reader, near(15, 1.0), "mine"))
 
-    from apps.knowledge import search
+    from apps.index import search
 
     unit_query = query_direction / np.linalg.norm(query_direction)
     monkeypatch.setattr(search, "embed_texts", lambda texts: np.array([unit_query]))

@@ -3,7 +3,7 @@ public, located by its canonical reference. Loading is idempotent: rows are keye
 (translation, verse id), so a restart inserts only what is missing.
 
 Verses are inserted without vectors first (full-text and reference search work at once);
-`knowledge.tasks.embed_pending_bible_task` then embeds them in the background."""
+`bible.tasks.embed_pending_bible_task` then embeds them in the background."""
 
 from __future__ import annotations
 
@@ -16,13 +16,20 @@ import pythonbible as bible
 from django.core.cache import cache
 from django.db.models import Count, Q
 
-from apps.knowledge.embeddings import model_name
-from apps.knowledge.models import Passage
-from apps.knowledge.scripture import TRANSLATIONS, verse_reference, verse_text
+from apps.bible.scripture import TRANSLATIONS, verse_reference, verse_text
+from apps.index.embeddings import model_name
+from apps.index.models import Passage
+from apps.index.services import (
+    PassageAccess,
+    PassageText,
+    passages_build,
+    passages_chunk_indexes,
+    passages_insert_missing,
+)
 
 TRANSLATION_TITLES = {"kjv": "King James Version", "web": "World English Bible"}
 CANON = [book for book in bible.Book if book.value <= 66]  # pythonbible also lists the Apocrypha
-_STATUS_CACHE_KEY = "knowledge:bible-status"
+_STATUS_CACHE_KEY = "knowledge:bible-status"  # the key it had before the Bible became an app
 
 
 def translation_source_id(translation: str) -> uuid.UUID:
@@ -43,43 +50,37 @@ def expected_verse_count(translation: str) -> int:
     return sum(1 for verse_id in canon_verse_ids() if verse_text(verse_id, translation))
 
 
-def _verse_rows(translation: str, verse_ids: Iterable[int], existing: set[int]) -> Iterator[Passage]:
-    source_id = translation_source_id(translation)
-    title = TRANSLATION_TITLES[translation]
+def _verse_texts(translation: str, verse_ids: Iterable[int], existing: set[int]) -> Iterator[PassageText]:
     for verse_id in verse_ids:
         if verse_id in existing:
             continue
         text = verse_text(verse_id, translation)
-        if not text:
-            continue
-        reference = verse_reference(verse_id)
-        yield Passage(
-            source_kind=Passage.SourceKind.BIBLE,
-            source_id=source_id,
-            chunk_index=verse_id,  # the verse id itself: stable, and sorts in canonical order
-            title=title,
-            text=text,
-            reference=reference,
-            translation=translation,
-            scripture_references=[reference],
-            verse_ids=[verse_id],
-            visibility=Passage.Visibility.PUBLIC,
-        )
+        if text:
+            # The verse id itself is the chunk index: stable, and sorts in canonical order.
+            yield PassageText(
+                text,
+                reference=verse_reference(verse_id),
+                translation=translation,
+                chunk_index=verse_id,
+                verse_ids=(verse_id,),
+            )
 
 
-def bible_load(*, translation: str, books: Iterable[bible.Book] | None = None, batch_size: int = 2000) -> int:
+def bible_load(*, translation: str, books: Iterable[bible.Book] | None = None) -> int:
     """Insert the translation's missing verses (no vectors yet); returns how many."""
     if translation not in TRANSLATIONS:
         raise ValueError(f"Unknown translation {translation!r}; choose one of {', '.join(TRANSLATIONS)}.")
-    existing = set(
-        Passage.objects.filter(
-            source_kind=Passage.SourceKind.BIBLE, source_id=translation_source_id(translation)
-        ).values_list("chunk_index", flat=True)
+    source_id = translation_source_id(translation)
+    existing = passages_chunk_indexes(source_kind=Passage.SourceKind.BIBLE, source_id=source_id)
+    inserted = passages_insert_missing(
+        source_kind=Passage.SourceKind.BIBLE,
+        source_id=source_id,
+        title=TRANSLATION_TITLES[translation],
+        passages=passages_build(list(_verse_texts(translation, canon_verse_ids(books), existing))),
+        access=PassageAccess(visibility=Passage.Visibility.PUBLIC),
     )
-    rows = list(_verse_rows(translation, canon_verse_ids(books), existing))
-    Passage.objects.bulk_create(rows, batch_size=batch_size, ignore_conflicts=True)
     cache.delete(_STATUS_CACHE_KEY)
-    return len(rows)
+    return inserted
 
 
 def bibles_load(*, books: Iterable[bible.Book] | None = None) -> dict[str, int]:

@@ -10,9 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.knowledge.embeddings import model_name
-from apps.knowledge.indexing import passages_embed_stale, stale_passages
-from apps.knowledge.models import Passage
+from apps.index.embeddings import model_name
+from apps.index.models import Passage
+from apps.index.reembed import passages_embed_stale, stale_passages
 
 
 class Command(BaseCommand):

@@ -19,6 +19,8 @@ import pythonbible as bible
 from pythonbible.bible.errors import VersionMissingVerseError
 from pythonbible.regular_expressions import BOOK, SCRIPTURE_REFERENCE_REGULAR_EXPRESSION
 
+from apps.index.references import verse_ids_of as verse_ids_of  # the one copy, re-exported
+
 TRANSLATIONS = {"kjv": bible.Version.KING_JAMES, "web": bible.Version.WORLD_ENGLISH}
 DEFAULT_TRANSLATION = "web"
 
@@ -178,11 +180,6 @@ def _unique(references: list[ScriptureReference]) -> list[ScriptureReference]:
     for reference in references:
         first.setdefault(reference.canonical, reference)
     return list(first.values())
-
-
-def verse_ids_of(references: list[ScriptureReference]) -> list[int]:
-    """All verse ids covered by the references, sorted, without duplicates."""
-    return sorted({verse_id for reference in references for verse_id in reference.verse_ids})
 
 
 @lru_cache(maxsize=65536)

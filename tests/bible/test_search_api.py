@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pythonbible import Book
 
-from apps.knowledge.bible import bible_load
+from apps.bible.translations import bible_load
 from tests.helpers import assert_error
-from tests.knowledge.corpus import add_passages, marker
+from tests.index.corpus import add_passages, marker
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/search/"

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from apps.knowledge.bible import bibles_load
+from apps.bible.translations import bibles_load
 
 
 class Command(BaseCommand):

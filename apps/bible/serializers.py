@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
-from django.urls import NoReverseMatch, reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.knowledge.bible import TRANSLATION_TITLES, bible_status
-from apps.knowledge.models import Passage
-from apps.knowledge.search import SearchHit, SearchResults
-
-
-def passage_url(passage: Passage) -> str | None:
-    """Where a reader opens the passage: the verse in the reading page, the document at
-    its page, the knowledge entry."""
-    try:
-        if passage.source_kind == Passage.SourceKind.BIBLE:
-            query = urlencode({"ref": passage.reference, "translation": passage.translation})
-            return f"{reverse('scripture:read')}?{query}#v{passage.chunk_index}"
-        if passage.source_kind == Passage.SourceKind.DOCUMENT:
-            url = reverse("documents:detail", args=[passage.source_id])
-            return f"{url}?passage={passage.pk}#passage-{passage.pk}"
-        return reverse("knowledge:detail", args=[passage.source_id])
-    except NoReverseMatch:
-        return None
+from apps.bible.translations import TRANSLATION_TITLES, bible_status
+from apps.index.links import passage_url
+from apps.index.models import Passage
+from apps.index.search import SearchHit, SearchResults
 
 
 class SearchHitSerializer(serializers.Serializer):

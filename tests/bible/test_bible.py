@@ -11,12 +11,12 @@ import pytest
 from django.core.management import call_command
 from pythonbible import Book
 
-from apps.knowledge import tasks
-from apps.knowledge.apps import schedule_bible_load
-from apps.knowledge.bible import bible_load, translation_source_id
-from apps.knowledge.embeddings import embed_texts, model_name
-from apps.knowledge.indexing import passages_embed_stale, stale_passages
-from apps.knowledge.models import Passage
+from apps.bible import tasks
+from apps.bible.apps import schedule_bible_load
+from apps.bible.translations import bible_load, translation_source_id
+from apps.index.embeddings import embed_texts, model_name
+from apps.index.models import Passage
+from apps.index.reembed import passages_embed_stale, stale_passages
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +76,7 @@ def test_run_starts_the_load_in_the_background_unless_done(settings: Any, monkey
 
 
 def test_load_bibles_command_reports_what_it_inserted(monkeypatch: Any) -> None:
-    from apps.knowledge.management.commands import load_bibles
+    from apps.bible.management.commands import load_bibles
 
     monkeypatch.setattr(load_bibles, "bibles_load", lambda: {"kjv": 3, "web": 0})
     out = StringIO()

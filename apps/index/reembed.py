@@ -1,7 +1,7 @@
 """Keeping passage embeddings current: embed what has no vector yet (Bible verses are
 inserted first and embedded in the background) and re-embed what an older model made.
 
-Search only compares vectors made by the configured model (see knowledge.search), so while
+Search only compares vectors made by the configured model (see index.search), so while
 a re-embed runs, stale passages are found by text and reference but never mixed into the
 vector ranking."""
 
@@ -12,8 +12,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from apps.knowledge.embeddings import embed_texts, model_name
-from apps.knowledge.models import EMBEDDING_DIMENSIONS, Passage
+from apps.index.embeddings import embed_texts, model_name
+from apps.index.models import EMBEDDING_DIMENSIONS, Passage
 
 _CHAIN_KEY = "knowledge:bible-embedding-chain"
 _CHAIN_TTL_SECONDS = 600  # a chain whose worker died is considered gone after this

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from apps.knowledge.embeddings import embed_texts, model_name
-from apps.knowledge.models import Passage
-from tests.knowledge.corpus import add_passages
+from apps.index.embeddings import embed_texts, model_name
+from apps.index.models import Passage
+from tests.index.corpus import add_passages
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.knowledge.scripture import ScriptureParseError, find_references, parse_references, verse_ids_of
+from apps.bible.scripture import ScriptureParseError, find_references, parse_references, verse_ids_of
 
 
 def canonical(text: str) -> list[str]:

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pythonbible import Book
 
-from apps.knowledge.bible import bible_load
-from apps.knowledge.models import Passage
-from apps.knowledge.search import REFERENCE, TEXT, VECTOR, passages_search
-from tests.knowledge.corpus import add_passages, marker
+from apps.bible.translations import bible_load
+from apps.index.models import Passage
+from apps.index.search import REFERENCE, TEXT, VECTOR, passages_search
+from tests.index.corpus import add_passages, marker
 
 pytestmark = pytest.mark.django_db
 

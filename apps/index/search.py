@@ -1,6 +1,6 @@
 """Hybrid, scripture-aware search over the passage index.
 
-Three rankings over the passages the user may see (knowledge.selectors.visible_passages,
+Three rankings over the passages the user may see (index.selectors.visible_passages,
 applied inside each query):
 - vector: cosine kNN on the HNSW index, with pgvector's iterative scan so a user who sees
   few passages still gets k of them; only vectors from the configured model are compared;
@@ -26,10 +26,10 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from pgvector.django import CosineDistance
 
-from apps.knowledge.embeddings import embed_texts, model_name
-from apps.knowledge.models import Passage
-from apps.knowledge.scripture import ScriptureReference, find_references, verse_ids_of
-from apps.knowledge.selectors import visible_passages
+from apps.index.embeddings import embed_texts, model_name
+from apps.index.models import Passage
+from apps.index.references import FoundReference, references_find, verse_ids_of
+from apps.index.selectors import visible_passages
 
 VECTOR, TEXT, REFERENCE = "vector", "text", "reference"
 METHODS = (VECTOR, TEXT, REFERENCE)
@@ -60,7 +60,7 @@ class SearchHit:
 @dataclass
 class SearchResults:
     query: str
-    references: list[ScriptureReference]
+    references: list[FoundReference]
     hits: list[SearchHit]
 
 
@@ -82,7 +82,7 @@ def passages_search(
     methods = set(methods)
     candidates = _scoped(visible_passages(user), scope=scope, translation=translation, source_ids=source_ids)
     pool = max(settings.SEARCH_CANDIDATES, k)
-    references = find_references(query) if REFERENCE in methods else []
+    references = references_find(query) if REFERENCE in methods else []
     rankings: dict[str, list[uuid.UUID]] = {}
     if VECTOR in methods:
         rankings[VECTOR] = _vector_ranking(candidates, query, limit=pool)
@@ -166,9 +166,7 @@ def _text_ranking(passages: QuerySet[Passage], query: str, *, limit: int) -> lis
     )
 
 
-def _reference_matches(
-    passages: QuerySet[Passage], references: list[ScriptureReference], *, limit: int
-) -> list[uuid.UUID]:
+def _reference_matches(passages: QuerySet[Passage], references: list[FoundReference], *, limit: int) -> list[uuid.UUID]:
     """The named verses (canonical order), then passages citing any of them."""
     verse_ids = verse_ids_of(references)
     overlapping = passages.filter(verse_ids__overlap=verse_ids)

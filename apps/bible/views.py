@@ -12,12 +12,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from apps.bible import scripture, translations
+from apps.bible.api import ScriptureParams, SearchParams, lookup_scripture, search_for
+from apps.bible.serializers import search_notices
 from apps.core.errors import TheoError
 from apps.core.serializers import validated
-from apps.knowledge import bible, scripture
-from apps.knowledge.search import ALL_TRANSLATIONS, SCOPES, SearchHit
-from apps.knowledge.search_api import ScriptureParams, SearchParams, lookup_scripture, search_for
-from apps.knowledge.search_serializers import passage_url, search_notices
+from apps.index.links import passage_url
+from apps.index.search import ALL_TRANSLATIONS, SCOPES, SearchHit
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,9 @@ def search_page(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "form": form,
         "scopes": [(scope, scope.title()) for scope in SCOPES],
-        "translations": [(key, bible.TRANSLATION_TITLES[key]) for key in scripture.TRANSLATIONS]
+        "translations": [(key, translations.TRANSLATION_TITLES[key]) for key in scripture.TRANSLATIONS]
         + [(ALL_TRANSLATIONS, "Both")],
-        "statuses": bible.bible_status(),
+        "statuses": translations.bible_status(),
     }
     if form["q"]:
         try:
@@ -71,13 +72,13 @@ def search_page(request: HttpRequest) -> HttpResponse:
             context["results"] = results
             context["hits"] = [ShownHit(hit, _segments(hit), passage_url(hit.passage)) for hit in results.hits]
             context["notices"] = search_notices(params["scope"])
-    return render(request, "knowledge/search.html", context)
+    return render(request, "bible/search.html", context)
 
 
 @login_required
 def bible_status_fragment(request: HttpRequest) -> HttpResponse:
     """Polled by the progress bar on /search/ while the Bibles are being indexed."""
-    return render(request, "knowledge/_bible_status.html", {"statuses": bible.bible_status()})
+    return render(request, "bible/_bible_status.html", {"statuses": translations.bible_status()})
 
 
 def _chapter_link(chapter: tuple[int, int] | None, translation: str) -> str | None:
@@ -97,7 +98,7 @@ def scripture_page(request: HttpRequest) -> HttpResponse:
         "ref": ref,
         "translation": translation,
         "translations": [
-            (key, bible.TRANSLATION_TITLES[key], f"?{urlencode({'ref': ref, 'translation': key})}")
+            (key, translations.TRANSLATION_TITLES[key], f"?{urlencode({'ref': ref, 'translation': key})}")
             for key in scripture.TRANSLATIONS
         ],
     }
@@ -118,7 +119,7 @@ def scripture_page(request: HttpRequest) -> HttpResponse:
                 context["previous"] = _chapter_link(scripture.neighbour_chapter(*chapters[0], -1), translation)
                 context["next"] = _chapter_link(scripture.neighbour_chapter(*chapters[-1], 1), translation)
                 context["search_url"] = f"{reverse('search:index')}?{urlencode({'q': ref})}"
-    return render(request, "knowledge/scripture.html", context)
+    return render(request, "bible/scripture.html", context)
 
 
 def _in(verse: scripture.Verse, chapter: tuple[int, int]) -> bool:

@@ -11,17 +11,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.errors import TheoError, ValidationFailed
-from apps.core.openapi import errors
-from apps.core.ratelimits import enforce_rate_limit
-from apps.core.serializers import validated
-from apps.knowledge import bible, scripture
-from apps.knowledge.search import ALL_TRANSLATIONS, SCOPES, SearchResults, passages_search
-from apps.knowledge.search_serializers import (
+from apps.bible import scripture, translations
+from apps.bible.serializers import (
     BibleStatusSerializer,
     ScripturePassageSerializer,
     SearchResultsSerializer,
 )
+from apps.core.errors import TheoError, ValidationFailed
+from apps.core.openapi import errors
+from apps.core.ratelimits import enforce_rate_limit
+from apps.core.serializers import validated
+from apps.index.search import ALL_TRANSLATIONS, SCOPES, SearchResults, passages_search
 
 
 class InvalidReference(TheoError):
@@ -99,4 +99,4 @@ class BibleStatusView(APIView):
         summary="How far the Bibles are loaded and embedded (search works on what is there)",
     )
     def get(self, request: Request) -> Response:
-        return Response(BibleStatusSerializer(bible.bible_status(), many=True).data)
+        return Response(BibleStatusSerializer(translations.bible_status(), many=True).data)
