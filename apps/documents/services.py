@@ -259,9 +259,7 @@ def document_delete(*, document: Document, actor: User) -> None:
         audit_record(actor=actor, action="document.delete", target=document, data={"title": document.title})
         document_id = document.pk
         document.delete()
-        transaction.on_commit(
-            lambda: realtime.broadcast(document_id, {"type": "deleted", "document_id": str(document_id)})
-        )
+        transaction.on_commit(lambda: realtime.broadcast(document_id, realtime.deleted(document_id)))
 
 
 # --- sharing --------------------------------------------------------------------------
@@ -312,7 +310,7 @@ def document_unshare(*, document: Document, actor: User, email: str) -> None:
         share.delete()
         _sync_passage_access(document)
         audit_record(actor=actor, action="document.unshare", target=document, data={"user": share.user.email})
-        revoked = {"type": "access.revoked", "user_id": str(share.user_id)}
+        revoked = realtime.access_revoked(share.user_id)
         transaction.on_commit(lambda: realtime.broadcast(document.pk, revoked))
 
 
@@ -365,4 +363,5 @@ def note_create(
 def _broadcast_note(note: DocumentNote) -> None:
     from apps.documents.serializers import NoteSerializer
 
-    realtime.broadcast(note.document_id, {"type": "note.created", "note": dict(NoteSerializer(note).data)})
+    payload = cast(realtime.NotePayload, dict(NoteSerializer(note).data))
+    realtime.broadcast(note.document_id, realtime.note_created(payload))
