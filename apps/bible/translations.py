@@ -19,8 +19,8 @@ from django.db.models import Count, Q
 from apps.bible.scripture import TRANSLATIONS, verse_reference, verse_text
 from apps.index.embeddings import model_name
 from apps.index.models import Passage
+from apps.index.selectors import PassageAccess
 from apps.index.services import (
-    PassageAccess,
     PassageText,
     passages_build,
     passages_chunk_indexes,

@@ -19,7 +19,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from apps.core.errors import NotFound, PermissionDenied
 from apps.documents.models import Document, DocumentAccess, DocumentNote
 from apps.index.models import Passage
-from apps.index.services import PassageAccess
+from apps.index.selectors import PassageAccess
 from apps.users.selectors import user_is_approved
 
 

@@ -9,12 +9,23 @@ every search applies it in SQL.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
 from apps.index.models import Passage
 from apps.users.selectors import user_is_approved
+
+
+@dataclass(frozen=True)
+class PassageAccess:
+    """Who may read a source's passages; the source hands it to the index on every write."""
+
+    visibility: str
+    owner_id: uuid.UUID | None = None
+    shared_with: tuple[uuid.UUID, ...] = ()
 
 
 def passage_visibility_q(user: Any) -> Q:

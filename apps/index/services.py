@@ -15,6 +15,7 @@ from django.db import transaction
 
 from apps.index import embeddings, references
 from apps.index.models import Passage
+from apps.index.selectors import PassageAccess
 
 Vector = Sequence[float]
 
@@ -45,13 +46,6 @@ class PassageData:
     translation: str = ""
     scripture_references: list[str] = field(default_factory=list)
     verse_ids: list[int] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class PassageAccess:
-    visibility: str
-    owner_id: uuid.UUID | None = None
-    shared_with: tuple[uuid.UUID, ...] = ()
 
 
 def passages_embed(texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None) -> list[list[float]]:

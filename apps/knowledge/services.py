@@ -16,8 +16,8 @@ from apps.core.errors import PermissionDenied, ValidationFailed
 from apps.core.services import audit_record
 from apps.index.chunking import chunk_words
 from apps.index.models import Passage
+from apps.index.selectors import PassageAccess
 from apps.index.services import (
-    PassageAccess,
     PassageText,
     passages_build,
     passages_delete_for_source,
