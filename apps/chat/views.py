@@ -18,7 +18,8 @@ from django.views.decorators.http import require_POST
 from apps.chat import answer, selectors, services
 from apps.chat.models import Conversation
 from apps.chat.serializers import MessageSerializer
-from apps.core.errors import NotFound, TheoError
+from apps.core.errors import TheoError
+from apps.core.pages import error_pages
 from apps.index.models import Passage
 from apps.index.selectors import visible_passages
 from apps.users.requests import AuthenticatedHttpRequest
@@ -82,18 +83,16 @@ def chat_new(request: AuthenticatedHttpRequest) -> HttpResponse:
             scope=request.POST.get("scope") or None,
             document_id=document_id,
         )
-    except (TheoError, ValueError) as error:
-        messages.error(request, getattr(error, "message", "Choose a document to talk about."))
+    except TheoError as error:
+        messages.error(request, error.message)
         return redirect("chat:index")
     return redirect("chat:detail", pk=conversation.pk)
 
 
 @login_required
+@error_pages()
 def chat_detail(request: AuthenticatedHttpRequest, pk: Any) -> HttpResponse:
-    try:
-        conversation = selectors.conversation_get_for(user=request.user, pk=pk)
-    except NotFound:
-        return render(request, "404.html", status=404)
+    conversation = selectors.conversation_get_for(user=request.user, pk=pk)
     history = MessageSerializer(selectors.conversation_messages(conversation=conversation), many=True).data
     return render(
         request,
@@ -104,11 +103,9 @@ def chat_detail(request: AuthenticatedHttpRequest, pk: Any) -> HttpResponse:
 
 @login_required
 @require_POST
+@error_pages()
 def chat_delete(request: HttpRequest, pk: Any) -> HttpResponse:
-    try:
-        conversation = selectors.conversation_get_for(user=request.user, pk=pk)
-    except NotFound:
-        return render(request, "404.html", status=404)
+    conversation = selectors.conversation_get_for(user=request.user, pk=pk)
     services.conversation_delete(conversation=conversation, actor=request.user)
     messages.success(request, "Conversation deleted.")
     return redirect("chat:index")

@@ -99,7 +99,6 @@ class DocumentListView(APIView):
             title=valid.get("title", ""),
             document_type=valid["document_type"],
         )
-        document.access = Access.OWNER
         body = DocumentSerializer(document, context={"request": request}).data
         return Response(
             body, status=status.HTTP_202_ACCEPTED, headers={"Location": f"/api/v1/documents/{document.pk}/"}

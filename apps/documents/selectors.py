@@ -11,6 +11,8 @@ Who may do what with a document:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
@@ -68,7 +70,15 @@ def access_level(user: Any, document: Document) -> Access:
     return Access.VIEW
 
 
-def document_get_for(*, user: Any, pk: Any, need: Access = Access.VIEW) -> Document:
+@dataclass(frozen=True)
+class DocumentWithAccess:
+    """A document and what the user who asked for it may do with it."""
+
+    document: Document
+    access: Access
+
+
+def document_with_access_for(*, user: Any, pk: Any, need: Access = Access.VIEW) -> DocumentWithAccess:
     """The document if `user` may do what `need` says: 404 if they may not see it at all,
     403 if they see it but may not do this."""
     document = with_share_permission(documents_visible_to(user), user).select_related("owner").filter(pk=pk).first()
@@ -77,8 +87,17 @@ def document_get_for(*, user: Any, pk: Any, need: Access = Access.VIEW) -> Docum
     level = access_level(user, document)
     if level < need:
         raise PermissionDenied(NEEDS[need])
-    document.access = level
-    return document
+    return DocumentWithAccess(document=document, access=level)
+
+
+def document_get_for(*, user: Any, pk: Any, need: Access = Access.VIEW) -> Document:
+    """document_with_access_for, for callers that need only the document."""
+    return document_with_access_for(user=user, pk=pk, need=need).document
+
+
+def documents_with_access(*, user: Any, documents: Iterable[Document]) -> list[DocumentWithAccess]:
+    """Each document (from documents_list: the share is annotated, no query per row) with the user's access."""
+    return [DocumentWithAccess(document=document, access=access_level(user, document)) for document in documents]
 
 
 def documents_list(*, user: Any, status: str | None = None, q: str | None = None) -> QuerySet[Document]:

@@ -47,10 +47,7 @@ class DocumentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_access(self, document: Document) -> str:
-        level = getattr(document, "access", None)
-        if level is None:
-            level = access_level(self.context["request"].user, document)
-        return level.name.lower()
+        return access_level(self.context["request"].user, document).name.lower()
 
     def get_file_url(self, document: Document) -> str:
         return reverse("api-document-file", args=[document.pk])

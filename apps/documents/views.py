@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from apps.core.errors import NotFound
+from apps.core.pages import error_pages
 from apps.documents import limits, selectors
 from apps.documents.models import Document
 from apps.documents.selectors import Access
@@ -29,13 +29,12 @@ def document_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         status = None
     documents = selectors.documents_list(user=request.user, status=status, q=request.GET.get("q") or None)
     page = Paginator(documents, PAGE_SIZE).get_page(request.GET.get("page"))
-    for document in page.object_list:
-        document.access = selectors.access_level(request.user, document)
     return render(
         request,
         "documents/list.html",
         {
             "page": page,
+            "rows": selectors.documents_with_access(user=request.user, documents=page.object_list),
             "status": status or "",
             "q": request.GET.get("q", ""),
             "statuses": Document.Status.choices,
@@ -62,11 +61,10 @@ def _quota(user: Any) -> dict[str, Any] | None:
 
 
 @login_required
+@error_pages()
 def document_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    try:
-        document = selectors.document_get_for(user=request.user, pk=pk)
-    except NotFound:
-        return render(request, "404.html", status=404)
+    found = selectors.document_with_access_for(user=request.user, pk=pk)
+    document, access = found.document, found.access
     passages = Paginator(selectors.document_passages(document=document), PAGE_SIZE).get_page(
         request.GET.get("page") or _page_of_passage(document, request.GET.get("passage"))
     )
@@ -75,9 +73,9 @@ def document_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "document_json": DocumentSerializer(document, context={"request": request}).data,
         "passages": passages,
         "notes": selectors.document_notes(document=document),
-        "shares": selectors.document_shares(document=document) if document.access >= Access.OWNER else [],
-        "can_edit": document.access >= Access.EDIT,
-        "is_owner": document.access >= Access.OWNER,
+        "shares": selectors.document_shares(document=document) if access >= Access.OWNER else [],
+        "can_edit": access >= Access.EDIT,
+        "is_owner": access >= Access.OWNER,
         "stages": [choice for choice in Document.Stage.choices if choice[0] not in ("queued", "done")],
         "done_stages": [entry["stage"] for entry in document.stage_log],
     }

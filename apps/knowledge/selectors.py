@@ -5,6 +5,8 @@ user: reads approved ones; guest: nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -14,9 +16,18 @@ from apps.core.errors import NotFound, PermissionDenied
 from apps.knowledge.models import KnowledgeEntry
 from apps.users.selectors import user_is_approved
 
+# The refusals, worded once for the API, the pages and the admin.
+GUESTS_DENIED = "Guests have no access to the knowledge store."
+WRITERS_ONLY = "Only power users and staff write knowledge entries; you can read the approved ones."
+
 
 def can_read_knowledge(user: Any) -> bool:
     return user_is_approved(user) and not user.is_guest
+
+
+def check_can_read(user: Any) -> None:
+    if not can_read_knowledge(user):
+        raise PermissionDenied(GUESTS_DENIED)
 
 
 def can_write_knowledge(user: Any) -> bool:
@@ -49,12 +60,23 @@ def entry_manageable_by(user: Any, entry: KnowledgeEntry) -> bool:
     return can_write_knowledge(user) and (user.is_staff or entry.author_id == user.pk)
 
 
+@dataclass(frozen=True)
+class EntryCard:
+    """An entry in a list, and whether the user reading the list may edit it."""
+
+    entry: KnowledgeEntry
+    can_edit: bool
+
+
+def entry_cards(*, user: Any, entries: Iterable[KnowledgeEntry]) -> list[EntryCard]:
+    return [EntryCard(entry=entry, can_edit=entry_manageable_by(user, entry)) for entry in entries]
+
+
 def entries_list(
     *, user: Any, tag: str | None = None, status: str | None = None, q: str | None = None
 ) -> QuerySet[KnowledgeEntry]:
     """The entries `user` may read, newest change first; guests may not list the store."""
-    if not can_read_knowledge(user):
-        raise PermissionDenied("Guests have no access to the knowledge store.")
+    check_can_read(user)
     entries = entries_visible_to(user).select_related("author")
     if tag:
         entries = entries.filter(tags__contains=[" ".join(tag.split()).lower()])

@@ -26,7 +26,7 @@ from apps.index.services import (
     passages_set_access,
 )
 from apps.knowledge.models import KnowledgeEntry
-from apps.knowledge.selectors import can_write_knowledge, entry_manageable_by
+from apps.knowledge.selectors import GUESTS_DENIED, WRITERS_ONLY, can_write_knowledge, entry_manageable_by
 
 MAX_TAGS = 20
 TAG_MAX_CHARS = cast(int, KnowledgeEntry._meta.get_field("tags").base_field.max_length)
@@ -114,9 +114,7 @@ def _check_status(status: Any, *, actor: Any) -> str:
 def check_can_write(actor: Any) -> None:
     if can_write_knowledge(actor):
         return
-    if getattr(actor, "is_guest", False):
-        raise PermissionDenied("Guests have no access to the knowledge store.")
-    raise PermissionDenied("Only power users and staff may write knowledge entries.")
+    raise PermissionDenied(GUESTS_DENIED if getattr(actor, "is_guest", False) else WRITERS_ONLY)
 
 
 def _check_manageable(actor: Any, entry: KnowledgeEntry) -> None:

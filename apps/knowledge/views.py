@@ -20,7 +20,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.bible import scripture
-from apps.core.errors import NotFound, PermissionDenied, TheoError
+from apps.core.errors import PermissionDenied, TheoError
+from apps.core.pages import add_form_errors, error_pages
 from apps.knowledge import selectors, services
 from apps.knowledge.forms import EntryForm
 from apps.knowledge.models import KnowledgeEntry
@@ -63,21 +64,18 @@ def linked_body(text: str) -> SafeString:
     return mark_safe("".join("<p>{}</p>".format(p.strip().replace("\n", "<br>")) for p in paragraphs))
 
 
-def _denied(request: HttpRequest, message: str) -> HttpResponse:
-    title = "The knowledge store is closed to you" if message == GUESTS_DENIED else "Not allowed"
-    return render(request, "knowledge/index.html", {"denied": message, "denied_title": title}, status=403)
+def _denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    """Refusals on the knowledge pages: the index page, saying why (status 403)."""
+    title = "The knowledge store is closed to you" if exc.message == selectors.GUESTS_DENIED else "Not allowed"
+    return render(request, "knowledge/index.html", {"denied": exc.message, "denied_title": title}, status=403)
 
 
-GUESTS_DENIED = "Guest accounts have no access to the knowledge store. Ask a staff member if you need it."
-WRITERS_ONLY = "Only power users and staff write knowledge entries; you can read the approved ones."
+knowledge_page = error_pages(denied=_denied)
 
 
-def _service_errors(form: EntryForm, exc: TheoError) -> None:
-    if not exc.details:
-        form.add_error(None, exc.message)
-    for field, errors in exc.details.items():
-        for error in errors:
-            form.add_error(field if field in form.fields else None, error)
+def _entry_to_manage(request: HttpRequest, pk: Any) -> KnowledgeEntry:
+    selectors.check_can_read(request.user)
+    return selectors.entry_get_for(user=request.user, pk=pk, manage=True)
 
 
 def _entry_changes(form: EntryForm) -> dict[str, Any]:
@@ -86,9 +84,9 @@ def _entry_changes(form: EntryForm) -> dict[str, Any]:
 
 
 @login_required
+@knowledge_page
 def entry_index(request: HttpRequest) -> HttpResponse:
-    if not selectors.can_read_knowledge(request.user):
-        return _denied(request, GUESTS_DENIED)
+    selectors.check_can_read(request.user)
     can_write = selectors.can_write_knowledge(request.user)
     status = request.GET.get("status") or ""
     if not can_write or status not in KnowledgeEntry.Status.values:
@@ -97,14 +95,13 @@ def entry_index(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     entries = selectors.entries_list(user=request.user, tag=tag or None, status=status or None, q=q or None)
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
-    for entry in page.object_list:
-        entry.can_edit = selectors.entry_manageable_by(request.user, entry)
     filters = {name: value for name, value in (("q", q), ("tag", tag), ("status", status)) if value}
     return render(
         request,
         "knowledge/index.html",
         {
             "page": page,
+            "cards": selectors.entry_cards(user=request.user, entries=page.object_list),
             "q": q,
             "tag": tag,
             "status": status,
@@ -117,13 +114,10 @@ def entry_index(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@knowledge_page
 def entry_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    if not selectors.can_read_knowledge(request.user):
-        return _denied(request, GUESTS_DENIED)
-    try:
-        entry = selectors.entry_get_for(user=request.user, pk=pk)
-    except NotFound:
-        return render(request, "404.html", status=404)
+    selectors.check_can_read(request.user)
+    entry = selectors.entry_get_for(user=request.user, pk=pk)
     context = {
         "entry": entry,
         "body_html": linked_body(entry.body),
@@ -137,15 +131,15 @@ def entry_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@knowledge_page
 def entry_create(request: AuthenticatedHttpRequest) -> HttpResponse:
-    if not selectors.can_write_knowledge(request.user):
-        return _denied(request, GUESTS_DENIED if request.user.is_guest else WRITERS_ONLY)
+    services.check_can_write(request.user)
     form = EntryForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             entry = services.entry_create(author=request.user, **_entry_changes(form))
         except TheoError as exc:
-            _service_errors(form, exc)
+            add_form_errors(form, exc)
         else:
             messages.success(request, "Entry saved.")
             return redirect("knowledge:detail", pk=entry.pk)
@@ -155,22 +149,16 @@ def entry_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@knowledge_page
 def entry_edit(request: HttpRequest, pk: Any) -> HttpResponse:
-    if not selectors.can_read_knowledge(request.user):
-        return _denied(request, GUESTS_DENIED)
-    try:
-        entry = selectors.entry_get_for(user=request.user, pk=pk, manage=True)
-    except NotFound:
-        return render(request, "404.html", status=404)
-    except PermissionDenied as exc:
-        return _denied(request, exc.message)
+    entry = _entry_to_manage(request, pk)
     form = EntryForm(request.POST or None, user=request.user, entry=entry)
     if request.method == "POST" and form.is_valid():
         was_approved = entry.status == KnowledgeEntry.Status.APPROVED
         try:
             services.entry_update(entry=entry, actor=request.user, **_entry_changes(form))
         except TheoError as exc:
-            _service_errors(form, exc)
+            add_form_errors(form, exc)
         else:
             if was_approved and entry.status == KnowledgeEntry.Status.SUBMITTED and not request.user.is_staff:
                 messages.success(request, "Entry saved and sent back for review: staff approve the new text.")
@@ -207,16 +195,10 @@ def entry_reject(request: HttpRequest, pk: Any) -> HttpResponse:
     )
 
 
+@knowledge_page
 def _manage(request: HttpRequest, pk: Any, change: Callable[[KnowledgeEntry], Any], done: str) -> HttpResponse:
     """Run one change on an entry the user may manage; refusals come back as messages."""
-    if not selectors.can_read_knowledge(request.user):
-        return _denied(request, GUESTS_DENIED)
-    try:
-        entry = selectors.entry_get_for(user=request.user, pk=pk, manage=True)
-    except NotFound:
-        return render(request, "404.html", status=404)
-    except PermissionDenied as exc:
-        return _denied(request, exc.message)
+    entry = _entry_to_manage(request, pk)
     try:
         change(entry)
     except TheoError as exc:

@@ -14,6 +14,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.core.errors import Conflict, RateLimited, ValidationFailed
+from apps.core.pages import add_form_errors
 from apps.core.proxies import client_address
 from apps.users import services
 from apps.users.forms import LoginForm, RegisterForm
@@ -71,9 +72,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
                 ip=client_address(request),
             )
         except (ValidationFailed, Conflict) as exc:
-            for field, errors in exc.details.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+            add_form_errors(form, exc)
             status = 400
         except RateLimited as exc:
             form.add_error(None, exc.message)

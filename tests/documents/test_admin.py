@@ -88,6 +88,21 @@ def test_guests_see_what_is_shared_with_them_and_no_upload_form():
     assert 'type="file"' not in page
 
 
+def test_the_library_names_what_each_share_allows():
+    reader = ReaderFactory()
+    ShareFactory(user=reader, permission="edit", document__title="Editable commentary")
+    ShareFactory(user=reader, permission="view", document__title="Readable commentary")
+    guest = ReaderFactory(role=User.Role.GUEST)
+    ShareFactory(user=guest, permission="edit", document__title="Guest commentary")
+
+    page = text(signed_in(reader).get(LIBRARY))
+    assert '<span class="badge">edit</span>' in page
+    assert '<span class="badge">view</span>' in page
+    guest_page = text(signed_in(guest).get(LIBRARY))
+    assert '<span class="badge">view</span>' in guest_page  # guests: at most view
+    assert '<span class="badge">edit</span>' not in guest_page
+
+
 def test_the_library_filters_by_status_and_title():
     reader = ReaderFactory()
     DocumentFactory(owner=reader, title="Finished work", status="completed")

@@ -181,6 +181,19 @@ def test_the_author_sees_edit_and_delete_and_staff_see_review_buttons():
     assert f'action="/knowledge/{entry.pk}/reject/"' in staff_page
 
 
+def test_the_list_links_edit_on_the_entries_the_user_may_edit_only():
+    author = AuthorFactory()
+    own = EntryFactory(author=author, status=Status.APPROVED, title="Mine to edit")
+    theirs = ApprovedEntryFactory(title="Their approved entry")
+    page = text(signed_in(author).get(INDEX))
+    assert own.title in page and theirs.title in page
+    assert f'href="/knowledge/{own.pk}/edit/"' in page
+    assert f"/knowledge/{theirs.pk}/edit/" not in page
+    staff_page = text(signed_in(StaffFactory()).get(INDEX))
+    assert f'href="/knowledge/{own.pk}/edit/"' in staff_page
+    assert f'href="/knowledge/{theirs.pk}/edit/"' in staff_page
+
+
 def test_a_rejected_entry_shows_the_reason_to_its_author():
     entry = EntryFactory(status=Status.REJECTED, review_note=f"Cite a source {XSS}")
     page = text(signed_in(entry.author).get(page_of(entry)))
