@@ -1,9 +1,11 @@
 """Rate limits on the shared Redis cache (django-ratelimit), for any transport.
 
 `enforce_rate_limit(scope=..., key=...)` raises RateLimited (429, Retry-After) once the
-rate in settings.RATE_LIMITS[scope] is used up. The key is any string: "ip:<address>",
-"user:<id>", "account:<e-mail>". Addresses come from apps.core.proxies.client_address (the
-client's real address behind trusted proxies), grouped by address_group.
+rate in settings.RATE_LIMITS[scope] is used up; its message may say `{count}` and
+`{period}`, filled from that rate ("10/m": 10, "this minute"), so it never goes stale.
+The key is any string: "ip:<address>", "user:<id>", "account:<e-mail>". Addresses come
+from apps.core.proxies.client_address (the client's real address behind trusted proxies),
+grouped by address_group.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "failures_clear",
     "failures_get",
     "parse_rate",
+    "rate_message",
     "ratelimit_ip",
     "request_address",
 ]
@@ -70,7 +73,31 @@ def enforce_rate_limit(*, scope: str, key: str, rate: str | None = None, message
         increment=True,
     )
     if usage and usage["should_limit"]:
-        raise RateLimited(message, retry_after=max(1, usage["time_left"]))
+        raise RateLimited(rate_message(message, rate or settings.RATE_LIMITS[scope]), retry_after=usage["time_left"])
+
+
+_PERIOD_WORDS = {1: "this second", 60: "this minute", 3600: "this hour", 86400: "today"}
+_UNIT_WORDS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
+
+
+def rate_message(message: str | None, rate: str) -> str | None:
+    """`message` with {count} and {period} from `rate`: "You have sent {count} messages
+    {period}" and "10/m" say "You have sent 10 messages this minute". None (RateLimited's
+    own message) when there is no message, or the rate is not one parse_rate reads."""
+    if not message:
+        return None
+    try:
+        count, seconds = parse_rate(rate)
+    except ValueError:
+        return None
+    return message.format(count=count, period=_period_words(seconds))
+
+
+def _period_words(seconds: int) -> str:
+    if seconds in _PERIOD_WORDS:
+        return _PERIOD_WORDS[seconds]
+    unit, name = next((unit, name) for unit, name in _UNIT_WORDS if seconds % unit == 0)
+    return f"in {seconds // unit} {name}s"
 
 
 # --- failure counters: count only what went wrong (sign-in) --------------------------

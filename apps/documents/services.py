@@ -64,7 +64,7 @@ def document_upload(
     if owner.is_guest:
         raise PermissionDenied("Guests can read documents shared with them but cannot upload.")
     enforce_rate_limit(
-        scope="upload", key=f"user:{owner.pk}", message="You have uploaded 20 files this hour; try again later."
+        scope="upload", key=f"user:{owner.pk}", message="You have uploaded {count} files {period}; try again later."
     )
     if document_type not in Document.DocumentType.values:
         raise ValidationFailed(details={"document_type": ["Choose biblical or theological."]})
@@ -183,7 +183,7 @@ def document_reprocess(*, document: Document, actor: User | None, limit_rate: bo
 
     Single-flight: a document already queued or processing answers 409 (unless it is stuck
     past INGEST_STUCK_MINUTES), checked under the row lock so that two requests at once
-    queue one run. A person may ask RATE_LIMITS["reprocess"] times (10 an hour) per user;
+    queue one run. A person may ask RATE_LIMITS["reprocess"] times (THEO_REPROCESS_RATE) per user;
     the stuck-document job (actor None) and the admin's bulk action (limit_rate=False) are not."""
     with transaction.atomic():
         current = Document.objects.select_for_update().filter(pk=document.pk).first()

@@ -64,10 +64,15 @@ def linked_body(text: str) -> SafeString:
     return mark_safe("".join("<p>{}</p>".format(p.strip().replace("\n", "<br>")) for p in paragraphs))
 
 
+GUESTS_HINT = "Ask a staff member if you need it."
+
+
 def _denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     """Refusals on the knowledge pages: the index page, saying why (status 403)."""
-    title = "The knowledge store is closed to you" if exc.message == selectors.GUESTS_DENIED else "Not allowed"
-    return render(request, "knowledge/index.html", {"denied": exc.message, "denied_title": title}, status=403)
+    context = {"denied": exc.message, "denied_title": "Not allowed"}
+    if exc.message == selectors.GUESTS_DENIED:
+        context.update(denied_title="The knowledge store is closed to you", denied_hint=GUESTS_HINT)
+    return render(request, "knowledge/index.html", context, status=403)
 
 
 knowledge_page = error_pages(denied=_denied)

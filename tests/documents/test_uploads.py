@@ -267,6 +267,15 @@ def test_the_upload_rate_follows_settings(client_for, reader, settings):
     assert_error(upload(client, b"third", "c.txt"), 429, "rate_limited")
 
 
+def test_the_upload_refusal_names_the_rate_in_settings(client_for, reader, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "upload": "2/h"}
+    client = client_for(reader)
+    upload(client, b"first", "a.txt")
+    upload(client, b"second", "b.txt")
+    error = assert_error(upload(client, b"third", "c.txt"), 429, "rate_limited")
+    assert error["message"] == "You have uploaded 2 files this hour; try again later."
+
+
 def test_guests_cannot_upload(client_for, documents_dir):
     guest = ReaderFactory(role=User.Role.GUEST)
     response = upload(client_for(guest), files.text_bytes(1), "notes.txt")
