@@ -80,10 +80,11 @@ class PayloadTooLarge(TheoError):
     message = "The upload is too large."
 
 
-class QuotaExceeded(TheoError):
-    status_code = 403
+class QuotaExceeded(PayloadTooLarge):
+    """An upload past the owner's storage quota (THEO_USER_QUOTA_MB): 413 like any upload too large."""
+
     code = "quota_exceeded"
-    message = "You have used up your quota."
+    message = "This upload would take your stored documents past your quota."
 
 
 class DatabaseBusy(TheoError):

@@ -19,10 +19,10 @@ from apps.core.serializers import ErrorSerializer
 ERROR_DESCRIPTIONS = {
     400: "Invalid input (validation_error, invalid_input, parse_error, ...)",
     401: "Not signed in, or the credentials or token do not check out",
-    403: "Not allowed (permission_denied, account_<status>, quota_exceeded, ...)",
+    403: "Not allowed (permission_denied, account_<status>, ...)",
     404: "No such object, or one you may not see",
     409: "Conflicts with the current state (duplicate, in progress, last admin, ...)",
-    413: "The upload is too large",
+    413: "The upload is too large (payload_too_large), or past your storage quota (quota_exceeded)",
     415: "A body or file type this operation does not take",
     429: "Rate limited: retry after details.retry_after seconds (also the Retry-After header)",
     500: "An operator's problem, e.g. a stored file is missing",

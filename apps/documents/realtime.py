@@ -5,10 +5,12 @@ event sent is built by one of the functions below (docs/api.md, "Documents", "We
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal, TypedDict, cast
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.utils import timezone
 
 
 def document_group(document_id: Any) -> str:
@@ -151,6 +153,28 @@ def user_joined(user: PresenceUser) -> PresenceEvent:
 
 def user_left(user: PresenceUser) -> PresenceEvent:
     return {"type": "user.left", "user": user}
+
+
+def note_payload(note: Any) -> NotePayload:
+    """A DocumentNote as the API shows it (NoteSerializer's fields and formats, which a
+    test holds this to), without domain code importing a serializer."""
+    author = note.author
+    return {
+        "id": str(note.pk),
+        "document_id": str(note.document_id),
+        "body": note.body,
+        "page": note.page,
+        "passage_id": str(note.passage_id) if note.passage_id else None,
+        "verse_reference": note.verse_reference,
+        "author": {"id": str(author.pk), "display_name": author.display_name} if author is not None else None,
+        "created_at": api_datetime(note.created_at),
+    }
+
+
+def api_datetime(value: datetime) -> str:
+    """As DRF's DateTimeField writes it: ISO 8601 in the current time zone, UTC as "Z"."""
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def note_created(note: NotePayload) -> NoteEvent:

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.bible import scripture
-from apps.core.errors import Conflict, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed
+from apps.core.errors import Conflict, NotFound, PermissionDenied, QuotaExceeded, ValidationFailed
 from apps.core.ratelimits import enforce_rate_limit
 from apps.core.services import audit_record
 from apps.documents import limits, realtime, sniffing, storage
@@ -28,10 +28,6 @@ logger = structlog.get_logger(__name__)
 
 class DuplicateDocument(Conflict):
     code = "duplicate_document"
-
-
-class StorageQuotaExceeded(PayloadTooLarge):
-    code = "quota_exceeded"
 
 
 def _enqueue_ingestion(document: Document) -> None:
@@ -95,15 +91,13 @@ def document_upload(
             document.save(force_insert=True)
             audit_record(actor=owner, action="document.upload", target=document, data={"file_type": file_type})
             _enqueue_ingestion(document)
-    except StorageQuotaExceeded:
+    except BaseException as exc:  # no row: the stored file goes too, whatever failed
         storage.delete(document)
+        if isinstance(exc, IntegrityError):  # the same file, uploaded twice at once
+            existing = Document.objects.filter(owner=owner, sha256=sha256).first()
+            if existing is not None:
+                raise _duplicate(existing) from exc
         raise
-    except IntegrityError as exc:  # the same file, uploaded twice at once
-        storage.delete(document)
-        existing = Document.objects.filter(owner=owner, sha256=sha256).first()
-        if existing is None:
-            raise
-        raise _duplicate(existing) from exc
     logger.info("document_uploaded", document_id=str(document.pk), file_type=file_type, size=document.size_bytes)
     return document
 
@@ -115,7 +109,7 @@ def check_quota(*, owner: User, adding: int) -> None:
     used = storage_used_by(user=owner)
     if used + adding > limit:
         mb = 1024 * 1024
-        raise StorageQuotaExceeded(
+        raise QuotaExceeded(
             f"This file ({_mb(adding)} MB) would take your stored documents past your {settings.USER_QUOTA_MB} MB "
             f"quota ({_mb(used)} MB used). Delete documents you no longer need, or ask an admin for more room.",
             details={
@@ -361,7 +355,4 @@ def note_create(
 
 
 def _broadcast_note(note: DocumentNote) -> None:
-    from apps.documents.serializers import NoteSerializer
-
-    payload = cast(realtime.NotePayload, dict(NoteSerializer(note).data))
-    realtime.broadcast(note.document_id, realtime.note_created(payload))
+    realtime.broadcast(note.document_id, realtime.note_created(realtime.note_payload(note)))

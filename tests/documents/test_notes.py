@@ -194,3 +194,15 @@ def test_a_note_whose_author_left_still_lists(client_for, document):
     assert response.status_code == 200
     assert response.json()["results"][0]["author"] is None
     assert response.json()["results"][0]["body"] == "Written before leaving"
+
+
+def test_the_note_event_carries_exactly_the_api_note_object(document):
+    """services broadcast realtime.note_payload(note); the API answers NoteSerializer: one wire format."""
+    from apps.documents import realtime
+    from apps.documents.serializers import NoteSerializer
+
+    passage = DocumentPassageFactory(document=document, page_start=2)
+    anchored = NoteFactory(document=document, passage=passage, page=2, verse_reference="Romans 8:28")
+    loose = NoteFactory(document=document, author=None)
+    for note in (anchored, loose, DocumentNote.objects.get(pk=anchored.pk)):
+        assert realtime.note_payload(note) == NoteSerializer(note).data

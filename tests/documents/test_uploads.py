@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from apps.core.models import AuditEvent
 from apps.documents import storage
@@ -274,6 +275,25 @@ def test_the_upload_refusal_names_the_rate_in_settings(client_for, reader, setti
     upload(client, b"second", "b.txt")
     error = assert_error(upload(client, b"third", "c.txt"), 429, "rate_limited")
     assert error["message"] == "You have uploaded 2 files this hour; try again later."
+
+
+def test_a_database_error_inside_the_upload_transaction_leaves_no_stored_file(
+    client_for, reader, documents_dir, monkeypatch
+):
+    """Any failure after the file is stored (here PostgreSQL refusing the audit row's
+    transaction), not only a duplicate's IntegrityError, takes the stored file away."""
+
+    def audit_fails(**_: object) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")  # a real DataError from the database
+
+    monkeypatch.setattr("apps.documents.services.audit_record", audit_fails)
+
+    response = upload(client_for(reader), files.text_bytes(1), "lost.txt")
+
+    assert_error(response, 500, "server_error")
+    assert not Document.objects.filter(owner=reader).exists()
+    assert stored_files(documents_dir) == []
 
 
 def test_guests_cannot_upload(client_for, documents_dir):
