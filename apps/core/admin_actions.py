@@ -1,4 +1,5 @@
-"""Bulk admin actions that go through services: one refusal does not stop the rest."""
+"""Admin helpers: bulk actions that go through services (one refusal does not stop the
+rest), and the base of admins whose rows only services write."""
 
 from __future__ import annotations
 
@@ -6,13 +7,24 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from apps.core.errors import TheoError
+
+
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Rows written by services (audit events, usage, passages): staff read them here and
+    never add or change them; deleting stays as each admin allows."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 def apply_to_each(

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.errors import ValidationFailed
-from apps.core.pagination import StandardPagination
+from apps.core.pagination import StandardPagination, paginated
 from apps.core.permissions import IsStaff
 from apps.core.selectors import audit_events_list
 from apps.core.serializers import AuditEventSerializer
@@ -40,6 +40,4 @@ class AuditEventListView(APIView):
                 uuid.UUID(filters["actor"])
             except ValueError as exc:
                 raise ValidationFailed(details={"actor": ["Give an e-mail address or a user id."]}) from exc
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(audit_events_list(**filters), request, view=self)
-        return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
+        return paginated(request, self, audit_events_list(**filters), AuditEventSerializer)

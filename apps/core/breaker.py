@@ -163,17 +163,11 @@ class CircuitBreaker:
         """May a call go through? Closed: yes. Open: no, until reset_seconds have passed;
         then one caller across all processes gets True (the half-open trial), the others
         False until the trial reports with record_success() / record_failure()."""
-        if self._redis_skipped():
-            return True
-        try:
-            client = self._client()
-            trial_ms = max(1, int(self.trial_timeout * 1000))
-            token = uuid.uuid4().hex
-            outcome = client.register_script(_ALLOW)(
-                keys=self._keys, args=[repr(self.clock()), repr(self.reset_seconds), trial_ms, token]
-            )
-        except _REDIS_ERRORS as exc:
-            self._warn_unavailable("allow", exc)
+        trial_ms = max(1, int(self.trial_timeout * 1000))
+        outcome = self._script(
+            "allow", _ALLOW, repr(self.clock()), repr(self.reset_seconds), trial_ms, uuid.uuid4().hex
+        )
+        if outcome is None:
             return True
         if int(outcome) == 2:
             logger.info("circuit_breaker_trial", breaker=self.name)
@@ -181,28 +175,18 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         """The call worked: close the breaker and forget earlier failures."""
-        if self._redis_skipped():
-            return
-        try:
-            was_open = self._client().register_script(_SUCCESS)(keys=self._keys)
-        except _REDIS_ERRORS as exc:
-            self._warn_unavailable("record_success", exc)
-            return
-        if int(was_open):
+        was_open = self._script("record_success", _SUCCESS)
+        if was_open is not None and int(was_open):
             logger.info("circuit_breaker_closed", breaker=self.name)
 
     def record_failure(self) -> None:
         """The call failed: count it; open at the threshold; a failed half-open trial re-opens."""
-        if self._redis_skipped():
+        outcome = self._script(
+            "record_failure", _FAILURE, repr(self.clock()), repr(self.reset_seconds), self.failure_threshold
+        )
+        if outcome is None:
             return
-        try:
-            failures, transition = self._client().register_script(_FAILURE)(
-                keys=self._keys,
-                args=[repr(self.clock()), repr(self.reset_seconds), self.failure_threshold],
-            )
-        except _REDIS_ERRORS as exc:
-            self._warn_unavailable("record_failure", exc)
-            return
+        failures, transition = outcome
         if int(transition) == 1:
             logger.warning(
                 "circuit_breaker_opened",
@@ -217,17 +201,20 @@ class CircuitBreaker:
         """The call ended without a verdict on the provider's health (it refused this one
         request): counts stay as they are, but a half-open trial is given up, so the next
         caller makes the trial instead of everyone waiting out the trial's expiry."""
-        if self._redis_skipped():
-            return
-        try:
-            released = self._client().register_script(_NEUTRAL)(
-                keys=self._keys, args=[repr(self.clock()), repr(self.reset_seconds)]
-            )
-        except _REDIS_ERRORS as exc:
-            self._warn_unavailable("record_neutral", exc)
-            return
-        if int(released):
+        released = self._script("record_neutral", _NEUTRAL, repr(self.clock()), repr(self.reset_seconds))
+        if released is not None and int(released):
             logger.info("circuit_breaker_trial_released", breaker=self.name)
+
+    def _script(self, operation: str, script: str, *args: Any) -> Any:
+        """Run one of the Lua scripts on the breaker's keys; None while Redis is skipped or
+        when it fails (the breaker fails open: the caller allows the call)."""
+        if self._redis_skipped():
+            return None
+        try:
+            return self._client().register_script(script)(keys=self._keys, args=list(args))
+        except _REDIS_ERRORS as exc:
+            self._warn_unavailable(operation, exc)
+            return None
 
     def reset(self) -> None:
         """Close the breaker and clear its counters (e.g. an operator after fixing the API key)."""

@@ -50,6 +50,12 @@ class ValidationFailed(TheoError):
     message = "Some of the submitted data is invalid."
 
 
+def check_choice(field: str, value: Any, choices: list[str]) -> None:
+    """ValidationFailed on `field`, listing the choices, unless `value` is one of them."""
+    if value not in choices:
+        raise ValidationFailed(details={field: [f"One of: {', '.join(choices)}."]})
+
+
 class NotAuthenticated(TheoError):
     status_code = 401
     code = "not_authenticated"

@@ -9,7 +9,7 @@ from django.utils.text import Truncator
 
 from apps.core.admin_actions import apply_to_each
 from apps.documents import services
-from apps.documents.models import Document, DocumentAccess, DocumentNote
+from apps.documents.models import INGESTION_FIELDS, Document, DocumentAccess, DocumentNote
 from apps.users.models import User
 from apps.users.requests import AuthenticatedHttpRequest
 
@@ -52,14 +52,7 @@ class DocumentAdmin(admin.ModelAdmin):
         "original_filename",
         "size_bytes",
         "sha256",
-        "status",
-        "stage",
-        "progress",
-        "progress_message",
-        "failure_reason",
-        "page_count",
-        "passage_count",
-        "themes",
+        *INGESTION_FIELDS,
         "attempts",
         "stage_log",
         "created_at",

@@ -17,9 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.errors import TheoError, ValidationFailed
+from apps.core.errors import TheoError, check_choice
 from apps.core.openapi import errors
-from apps.core.pagination import StandardPagination
+from apps.core.pagination import StandardPagination, paginated
 from apps.core.serializers import validated
 from apps.core.streaming import EventStreamAPIView, EventStreamRenderer, event_stream_response
 from apps.documents import selectors, services, storage, uploads
@@ -56,13 +56,6 @@ class StoredFileMissing(TheoError):
     message = "The stored file is missing; ask an admin to check THEO_DATA_DIR."
 
 
-def _paginated(request: Request, view: APIView, queryset: Any, serializer_class: type, **context: Any) -> Response:
-    paginator = StandardPagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    data = serializer_class(page, many=True, context={"request": request, **context}).data
-    return paginator.get_paginated_response(data)
-
-
 class DocumentListView(APIView):
     parser_classes = [MultiPartParser, FormParser]
     pagination_class = StandardPagination  # for the schema: the response is a page
@@ -81,10 +74,10 @@ class DocumentListView(APIView):
     )
     def get(self, request: Request) -> Response:
         status_filter = request.query_params.get("status")
-        if status_filter and status_filter not in Document.Status.values:
-            raise ValidationFailed(details={"status": [f"One of: {', '.join(Document.Status.values)}."]})
+        if status_filter:
+            check_choice("status", status_filter, Document.Status.values)
         documents = selectors.documents_list(user=request.user, status=status_filter, q=request.query_params.get("q"))
-        return _paginated(request, self, documents, DocumentSerializer)
+        return paginated(request, self, documents, DocumentSerializer)
 
     @extend_schema(
         request={"multipart/form-data": UploadSerializer},
@@ -167,7 +160,7 @@ class DocumentPassagesView(APIView):
     @extend_schema(responses=PassageSerializer(many=True))
     def get(self, request: Request, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk)
-        return _paginated(request, self, selectors.document_passages(document=document), PassageSerializer)
+        return paginated(request, self, selectors.document_passages(document=document), PassageSerializer)
 
 
 class DocumentReprocessView(APIView):
@@ -184,7 +177,7 @@ class DocumentSharesView(APIView):
     @extend_schema(responses=ShareSerializer(many=True))
     def get(self, request: Request, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk, need=Access.OWNER)
-        return _paginated(request, self, selectors.document_shares(document=document), ShareSerializer)
+        return paginated(request, self, selectors.document_shares(document=document), ShareSerializer)
 
     @extend_schema(request=ShareCreateSerializer, responses={201: ShareSerializer})
     def post(self, request: AuthenticatedRequest, pk: Any) -> Response:
@@ -211,7 +204,7 @@ class DocumentNotesView(APIView):
     @extend_schema(responses=NoteSerializer(many=True))
     def get(self, request: Request, pk: Any) -> Response:
         document = document_get_for(user=request.user, pk=pk)
-        return _paginated(request, self, selectors.document_notes(document=document), NoteSerializer)
+        return paginated(request, self, selectors.document_notes(document=document), NoteSerializer)
 
     @extend_schema(request=NoteCreateSerializer, responses={201: NoteSerializer})
     def post(self, request: AuthenticatedRequest, pk: Any) -> Response:

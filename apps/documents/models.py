@@ -80,6 +80,19 @@ class Document(models.Model):
         return self.status in (self.Status.COMPLETED, self.Status.FAILED)
 
 
+# What ingestion writes about a document, shown alike by the API and the admin.
+INGESTION_FIELDS = [
+    "status",
+    "stage",
+    "progress",
+    "progress_message",
+    "failure_reason",
+    "page_count",
+    "passage_count",
+    "themes",
+]
+
+
 class DocumentAccess(models.Model):
     """A share: the owner lets another approved user view or edit a document."""
 

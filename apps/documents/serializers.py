@@ -5,7 +5,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from apps.documents.models import Document, DocumentAccess, DocumentNote
+from apps.documents.models import INGESTION_FIELDS, Document, DocumentAccess, DocumentNote
 from apps.documents.selectors import access_level
 from apps.index.models import Passage
 
@@ -29,14 +29,7 @@ class DocumentSerializer(serializers.ModelSerializer):
             "file_type",
             "original_filename",
             "size_bytes",
-            "status",
-            "stage",
-            "progress",
-            "progress_message",
-            "failure_reason",
-            "page_count",
-            "passage_count",
-            "themes",
+            *INGESTION_FIELDS,
             "owner",
             "access",
             "file_url",

@@ -36,6 +36,11 @@ def _enqueue_ingestion(document: Document) -> None:
     transaction.on_commit(lambda: ingest_document_task.delay(str(document.pk)))
 
 
+def _check_document_type(document_type: str) -> None:
+    if document_type not in Document.DocumentType.values:
+        raise ValidationFailed(details={"document_type": ["Choose biblical or theological."]})
+
+
 def _clean_title(title: str, fallback: str) -> str:
     title = " ".join((title or "").split())
     return (title or Path(fallback).stem or "Untitled")[:300]
@@ -62,8 +67,7 @@ def document_upload(
     enforce_rate_limit(
         scope="upload", key=f"user:{owner.pk}", message="You have uploaded {count} files {period}; try again later."
     )
-    if document_type not in Document.DocumentType.values:
-        raise ValidationFailed(details={"document_type": ["Choose biblical or theological."]})
+    _check_document_type(document_type)
     filename = Path(getattr(uploaded_file, "name", "") or "upload").name[:255]
     temp_path = Path(uploaded_file.temporary_file_path())
     file_type = sniffing.sniff(temp_path, filename)
@@ -148,8 +152,7 @@ def document_update(
             changes["title"] = (document.title, cleaned)
             document.title = cleaned
     if document_type is not None and document_type != document.document_type:
-        if document_type not in Document.DocumentType.values:
-            raise ValidationFailed(details={"document_type": ["Choose biblical or theological."]})
+        _check_document_type(document_type)
         changes["document_type"] = (document.document_type, document_type)
         document.document_type = document_type
     if not changes:

@@ -14,8 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.errors import ValidationFailed
-from apps.core.pagination import StandardPagination
+from apps.core.errors import check_choice
+from apps.core.pagination import StandardPagination, paginated
 from apps.core.serializers import validated
 from apps.knowledge import selectors, services
 from apps.knowledge.models import KnowledgeEntry
@@ -45,17 +45,15 @@ class EntryListView(APIView):
     )
     def get(self, request: Request) -> Response:
         status_filter = request.query_params.get("status")
-        if status_filter and status_filter not in KnowledgeEntry.Status.values:
-            raise ValidationFailed(details={"status": [f"One of: {', '.join(KnowledgeEntry.Status.values)}."]})
+        if status_filter:
+            check_choice("status", status_filter, KnowledgeEntry.Status.values)
         entries = selectors.entries_list(
             user=request.user,
             tag=request.query_params.get("tag"),
             status=status_filter,
             q=request.query_params.get("q"),
         )
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(entries, request, view=self)
-        return paginator.get_paginated_response(EntrySerializer(page, many=True, context={"request": request}).data)
+        return paginated(request, self, entries, EntrySerializer)
 
     @extend_schema(request=EntryCreateSerializer, responses={201: EntrySerializer})
     def post(self, request: Request) -> Response:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.errors import PermissionDenied, ValidationFailed
+from apps.core.errors import PermissionDenied, ValidationFailed, check_choice
 from apps.core.services import audit_record
 from apps.index.chunking import chunk_words
 from apps.index.models import Passage
@@ -104,8 +104,7 @@ def _clean_text(value: Any, *, field: str, max_chars: int, required: bool) -> st
 
 
 def _check_status(status: Any, *, actor: Any) -> str:
-    if status not in KnowledgeEntry.Status.values:
-        raise ValidationFailed(details={"status": [f"One of: {', '.join(KnowledgeEntry.Status.values)}."]})
+    check_choice("status", status, KnowledgeEntry.Status.values)
     if status not in AUTHOR_STATUSES and not actor.is_staff:
         raise StatusNotAllowed()
     return status

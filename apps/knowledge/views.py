@@ -139,17 +139,11 @@ def entry_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 @knowledge_page
 def entry_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     services.check_can_write(request.user)
-    form = EntryForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        try:
-            entry = services.entry_create(author=request.user, **_entry_changes(form))
-        except TheoError as exc:
-            add_form_errors(form, exc)
-        else:
-            messages.success(request, "Entry saved.")
-            return redirect("knowledge:detail", pk=entry.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(request, "knowledge/form.html", {"form": form, "entry": None}, status=status)
+
+    def create(changes: dict[str, Any]) -> tuple[KnowledgeEntry, str]:
+        return services.entry_create(author=request.user, **changes), "Entry saved."
+
+    return _entry_form(request, None, create)
 
 
 @login_required
@@ -157,19 +151,33 @@ def entry_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 @knowledge_page
 def entry_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     entry = _entry_to_manage(request, pk)
+
+    def update(changes: dict[str, Any]) -> tuple[KnowledgeEntry, str]:
+        was_approved = entry.status == KnowledgeEntry.Status.APPROVED
+        services.entry_update(entry=entry, actor=request.user, **changes)
+        if was_approved and entry.status == KnowledgeEntry.Status.SUBMITTED and not request.user.is_staff:
+            return entry, "Entry saved and sent back for review: staff approve the new text."
+        return entry, "Entry saved."
+
+    return _entry_form(request, entry, update)
+
+
+def _entry_form(
+    request: HttpRequest,
+    entry: KnowledgeEntry | None,
+    save: Callable[[dict[str, Any]], tuple[KnowledgeEntry, str]],
+) -> HttpResponse:
+    """The entry form: shown (GET), or saved through `save` (the entry and what to say) and
+    followed to the entry; invalid input and the service's refusals come back on the form (400)."""
     form = EntryForm(request.POST or None, user=request.user, entry=entry)
     if request.method == "POST" and form.is_valid():
-        was_approved = entry.status == KnowledgeEntry.Status.APPROVED
         try:
-            services.entry_update(entry=entry, actor=request.user, **_entry_changes(form))
+            saved, done = save(_entry_changes(form))
         except TheoError as exc:
             add_form_errors(form, exc)
         else:
-            if was_approved and entry.status == KnowledgeEntry.Status.SUBMITTED and not request.user.is_staff:
-                messages.success(request, "Entry saved and sent back for review: staff approve the new text.")
-            else:
-                messages.success(request, "Entry saved.")
-            return redirect("knowledge:detail", pk=entry.pk)
+            messages.success(request, done)
+            return redirect("knowledge:detail", pk=saved.pk)
     status = 400 if request.method == "POST" else 200
     return render(request, "knowledge/form.html", {"form": form, "entry": entry}, status=status)
 

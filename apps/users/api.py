@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import logout
@@ -14,11 +15,12 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.core.openapi import errors
-from apps.core.pagination import StandardPagination
+from apps.core.pagination import StandardPagination, paginated
 from apps.core.permissions import IsStaff
 from apps.core.proxies import client_address
 from apps.core.serializers import validated
 from apps.users import selectors, services
+from apps.users.models import User
 from apps.users.requests import AuthenticatedRequest
 from apps.users.serializers import (
     AdminUserSerializer,
@@ -122,52 +124,48 @@ class AdminUserListView(APIView):
             role=request.query_params.get("role"),
             q=request.query_params.get("q"),
         )
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(users, request, view=self)
-        return paginator.get_paginated_response(AdminUserSerializer(page, many=True).data)
+        return paginated(request, self, users, AdminUserSerializer)
 
 
-class AdminUserDetailView(APIView):
+class StaffUserView(APIView):
+    """Staff act on one account; the answer is the account as staff see it."""
+
     permission_classes = [IsStaff]
 
+    def change(
+        self, request: AuthenticatedRequest, pk: Any, service: Callable[..., User], body: type | None = None
+    ) -> Response:
+        """Run `service` on the account with the fields of `body` (a serializer), if any."""
+        user = selectors.user_get(pk=pk)  # 404 before complaining about the body
+        data = validated(body, request.data) if body is not None else {}
+        return Response(
+            AdminUserSerializer(service(user=user, actor=request.user, request=request._request, **data)).data
+        )
+
+
+class AdminUserDetailView(StaffUserView):
     @extend_schema(responses=AdminUserSerializer)
     def get(self, request: Request, pk: Any) -> Response:
         return Response(AdminUserSerializer(selectors.user_get(pk=pk)).data)
 
     @extend_schema(request=AdminUserUpdateSerializer, responses=AdminUserSerializer)
     def patch(self, request: AuthenticatedRequest, pk: Any) -> Response:
-        user = selectors.user_get(pk=pk)
-        data = validated(AdminUserUpdateSerializer, request.data)
-        services.user_update(user=user, actor=request.user, request=request._request, **data)
-        return Response(AdminUserSerializer(user).data)
+        return self.change(request, pk, services.user_update, AdminUserUpdateSerializer)
 
 
-class AdminUserApproveView(APIView):
-    permission_classes = [IsStaff]
-
+class AdminUserApproveView(StaffUserView):
     @extend_schema(request=None, responses=AdminUserSerializer)
     def post(self, request: AuthenticatedRequest, pk: Any) -> Response:
-        user = services.user_approve(user=selectors.user_get(pk=pk), actor=request.user, request=request._request)
-        return Response(AdminUserSerializer(user).data)
+        return self.change(request, pk, services.user_approve)
 
 
-class AdminUserDenyView(APIView):
-    permission_classes = [IsStaff]
-
+class AdminUserDenyView(StaffUserView):
     @extend_schema(request=DenySerializer, responses=AdminUserSerializer)
     def post(self, request: AuthenticatedRequest, pk: Any) -> Response:
-        user = selectors.user_get(pk=pk)
-        data = validated(DenySerializer, request.data)
-        services.user_deny(user=user, actor=request.user, reason=data["reason"], request=request._request)
-        return Response(AdminUserSerializer(user).data)
+        return self.change(request, pk, services.user_deny, DenySerializer)
 
 
-class AdminUserSuspendView(APIView):
-    permission_classes = [IsStaff]
-
+class AdminUserSuspendView(StaffUserView):
     @extend_schema(request=ReasonSerializer, responses=AdminUserSerializer)
     def post(self, request: AuthenticatedRequest, pk: Any) -> Response:
-        user = selectors.user_get(pk=pk)
-        data = validated(ReasonSerializer, request.data)
-        services.user_suspend(user=user, actor=request.user, reason=data.get("reason", ""), request=request._request)
-        return Response(AdminUserSerializer(user).data)
+        return self.change(request, pk, services.user_suspend, ReasonSerializer)
