@@ -13,8 +13,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.core.errors import Conflict, RateLimited, ValidationFailed
-from apps.core.pages import add_form_errors
+from apps.core.errors import Conflict, PermissionDenied, RateLimited, ValidationFailed
+from apps.core.pages import add_form_errors, forbidden_page
 from apps.core.proxies import client_address
 from apps.users import services
 from apps.users.forms import LoginForm, RegisterForm
@@ -93,7 +93,7 @@ def pending_view(request: HttpRequest) -> HttpResponse:
 def admin_login_view(request: HttpRequest) -> HttpResponse:
     """The admin signs in through the one sign-in page (rate limits, approval, audit)."""
     if request.user.is_authenticated and not request.user.is_staff:
-        return render(request, "403.html", {"exception": "Staff only."}, status=403)
+        return forbidden_page(request, PermissionDenied("Staff only."))
     target = request.GET.get("next") or "/admin/"
     return redirect(f"{reverse('login')}?{urlencode({'next': target})}")
 
