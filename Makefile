@@ -46,6 +46,7 @@ lint: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff format --check .
 	$(LINT_ENV) $(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-logo
+	$(VENV)/bin/python .ci/code_shape.py
 
 format: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff format .
