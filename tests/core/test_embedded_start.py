@@ -127,7 +127,7 @@ def test_ensure_services_attaches_to_the_running_servers_and_is_idempotent():
     assert embedded.ensure_services() == []
     assert (postmaster_pid(), redis_pid()) == pids
     assert embedded.started_here() == started
-    assert settings.SECRET_KEY == key
+    assert key == settings.SECRET_KEY
 
 
 @pytest.mark.parametrize(
@@ -200,10 +200,8 @@ def test_the_first_start_of_a_fresh_data_dir_starts_both_servers_and_generates_t
         assert stat.S_IMODE((keys / "secret_key").stat().st_mode) == 0o600
         pid = int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
         # A second process attaches to the same server and reads the key the first wrote.
-        printed = run(
-            [sys.executable, "manage.py", "shell", "-c", "from django.conf import settings; print(settings.SECRET_KEY)"],
-            env,
-        ).stdout.splitlines()[-1]
+        print_key = "from django.conf import settings; print(settings.SECRET_KEY)"
+        printed = run([sys.executable, "manage.py", "shell", "-c", print_key], env).stdout.splitlines()[-1]
         assert printed == (keys / "secret_key").read_text().strip()
         assert int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0]) == pid
     finally:
