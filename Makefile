@@ -43,6 +43,7 @@ lint: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-logo
+	$(VENV)/bin/python .ci/code_shape.py
 
 format: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff format .

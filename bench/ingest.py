@@ -21,7 +21,7 @@ from apps.documents import pipeline, storage
 from apps.documents.chunking import chunk_pages
 from apps.documents.extraction import extract_pages
 from apps.documents.models import Document
-from apps.knowledge import embeddings
+from apps.index import embeddings
 from apps.users.models import User
 
 PAGES = 200

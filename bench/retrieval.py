@@ -18,8 +18,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 
-from apps.knowledge.bible import bible_status
-from apps.knowledge.search import REFERENCE, TEXT, VECTOR, passages_search
+from apps.bible.translations import bible_status
+from apps.index.search import REFERENCE, TEXT, VECTOR, passages_search
 from apps.users.models import User
 
 EVAL_FILE = Path(

@@ -178,7 +178,7 @@ def _uuids(rng: np.random.Generator, count: int) -> list[uuid.UUID]:
 def _population_complete(user_id: uuid.UUID) -> bool:
     from django.db import connection
 
-    from apps.knowledge.embeddings import model_name
+    from apps.index.embeddings import model_name
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -235,8 +235,8 @@ COPY_COLUMNS = [
 
 
 def _rows(vectors: np.ndarray, user_id: uuid.UUID) -> Iterator[tuple[Any, ...]]:
-    from apps.knowledge.embeddings import model_name
-    from apps.knowledge.models import Passage
+    from apps.index.embeddings import model_name
+    from apps.index.models import Passage
 
     rng = np.random.default_rng(SEED + 2)
     documents = PASSAGES // CHUNKS_PER_DOCUMENT
@@ -334,7 +334,7 @@ EXACT = {"enable_indexscan": "off"}  # HNSW is an index scan; exact = the best p
 
 
 def _search(passages: Any, query: np.ndarray, *, iterative: bool = True) -> tuple[list[Any], float]:
-    from apps.knowledge.search import nearest_by_vector
+    from apps.index.search import nearest_by_vector
 
     started = time.perf_counter()
     rows = nearest_by_vector(passages, query, limit=K, iterative=iterative)
@@ -377,8 +377,8 @@ class Case:
 
 
 def _report(staff: Any, user: Any, queries: np.ndarray) -> None:
-    from apps.knowledge.models import Passage
-    from apps.knowledge.selectors import visible_passages
+    from apps.index.models import Passage
+    from apps.index.selectors import visible_passages
 
     # No reader sees all 100k (staff retrieve like everyone else): the unfiltered index.
     everyone = Passage.objects.filter(source_kind="document")
@@ -421,7 +421,7 @@ def _report(staff: Any, user: Any, queries: np.ndarray) -> None:
             case.run(query)
     measured = time.perf_counter() - started
 
-    from apps.knowledge.search import ef_search_for
+    from apps.index.search import ef_search_for
 
     ef_search = ef_search_for(K)
     print(f"\n{QUERIES} queries, k={K}, hnsw.ef_search={ef_search} (nearest_by_vector's); measured in {measured:.0f} s")

@@ -1,5 +1,6 @@
 """WebSocket test plumbing shared by the consumers' tests: the allowed origin, opening a
-socket as a user (JWT in the query string), the close code, and fixtures that tidy up."""
+socket as a user (JWT in the query string), the close code, and fixtures that tidy up.
+Every JSON frame a test receives is checked against its event type (tests/events.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,17 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 from rest_framework_simplejwt.tokens import AccessToken
 
+from tests.events import assert_event
+
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 TIMEOUT = 5
+
+
+class CheckedCommunicator(WebsocketCommunicator):
+    """A communicator whose every JSON frame received must be a well-formed Theo event."""
+
+    async def receive_json_from(self, timeout: float = 1) -> Any:
+        return assert_event(await super().receive_json_from(timeout))
 
 
 @pytest.fixture
@@ -41,7 +51,7 @@ async def open_socket(
     """Connect to `path` as `user` (anonymous when None); the socket is accepted first."""
     if user is not None:
         path += f"?token={AccessToken.for_user(user)}"
-    communicator = WebsocketCommunicator(application(), path, headers=[ORIGIN])
+    communicator = CheckedCommunicator(application(), path, headers=[ORIGIN])
     sockets.append(communicator)
     connected, _ = await communicator.connect(timeout=timeout)
     assert connected

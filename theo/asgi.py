@@ -19,7 +19,7 @@ from apps.core.daphne import stop_twisted_form_parsing  # noqa: E402
 
 stop_twisted_form_parsing()  # Django parses request bodies, not Twisted (apps/core/daphne.py)
 
-from apps.knowledge.embeddings import warm_up_in_background  # noqa: E402
+from apps.index.embeddings import warm_up_in_background  # noqa: E402
 
 warm_up_in_background()  # the first search should not wait for the model to load
 

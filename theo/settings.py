@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "apps.core",
     "apps.users",
+    "apps.index",
+    "apps.bible",
     "apps.knowledge",
     "apps.documents",
     "apps.chat",
@@ -106,7 +108,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "apps.documents.tasks.ingest_document_task": {"queue": "ingestion"},
     "apps.knowledge.tasks.index_entry_task": {"queue": "ingestion"},
-    "apps.knowledge.tasks.load_bibles_task": {"queue": "ingestion"},
+    "apps.knowledge.tasks.load_bibles_task": {"queue": "ingestion"},  # apps.bible.tasks (old names kept)
     "apps.knowledge.tasks.embed_pending_bible_task": {"queue": "ingestion"},
 }
 WORKER_QUEUES = "celery,ingestion"
@@ -202,7 +204,7 @@ SPECTACULAR_SETTINGS = {
         "MessageRoleEnum": "apps.chat.models.Message.Role",
         "ConversationScopeEnum": "apps.chat.models.Conversation.Scope",
         "PersonaScopeEnum": "apps.chat.models.Persona.Scope",
-        "SearchScopeEnum": "apps.knowledge.search.SCOPE_NAMES",
+        "SearchScopeEnum": "apps.index.search.SCOPE_NAMES",
     },
 }
 

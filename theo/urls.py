@@ -2,11 +2,11 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.bible import api as bible_api
 from apps.chat import api as chat_api
 from apps.chat import views as chat_views
 from apps.core import views as core_views
 from apps.core.api import AuditEventListView
-from apps.knowledge import search_api
 from apps.users import views as user_views
 from apps.users.api_urls import admin_urlpatterns, auth_urlpatterns
 
@@ -18,9 +18,9 @@ api_v1: list[URLPattern | URLResolver] = [
     path("knowledge/", include("apps.knowledge.api_urls")),
     path("chat/", include("apps.chat.api_urls")),
     path("usage/", chat_api.UsageView.as_view(), name="api-usage"),
-    path("search/", search_api.SearchView.as_view(), name="api-search"),
-    path("scripture/", search_api.ScriptureView.as_view(), name="api-scripture"),
-    path("scripture/status/", search_api.BibleStatusView.as_view(), name="api-scripture-status"),
+    path("search/", bible_api.SearchView.as_view(), name="api-search"),
+    path("scripture/", bible_api.ScriptureView.as_view(), name="api-scripture"),
+    path("scripture/status/", bible_api.BibleStatusView.as_view(), name="api-scripture-status"),
 ]
 
 urlpatterns = [
@@ -30,8 +30,8 @@ urlpatterns = [
     path("knowledge/", include("apps.knowledge.urls")),
     path("chat/", include("apps.chat.urls")),
     path("usage/", chat_views.usage_page, name="usage"),
-    path("search/", include("apps.knowledge.search_urls")),
-    path("scripture/", include("apps.knowledge.scripture_urls")),
+    path("search/", include("apps.bible.search_urls")),
+    path("scripture/", include("apps.bible.urls")),
     path("admin/login/", user_views.admin_login_view),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -34,8 +34,8 @@ from apps.chat.tools import search_scope
 from apps.core.breaker import claude_breaker
 from apps.core.errors import RateLimited, TheoError, ValidationFailed
 from apps.core.ratelimits import enforce_rate_limit
-from apps.knowledge.models import Passage
-from apps.knowledge.search import passages_search
+from apps.index.models import Passage
+from apps.index.search import passages_search
 
 logger = structlog.get_logger(__name__)
 

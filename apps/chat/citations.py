@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from apps.chat.realtime import CitationItem
-from apps.knowledge.models import Passage
-from apps.knowledge.search_serializers import passage_url
+from apps.index.links import passage_url
+from apps.index.models import Passage
 
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 # A quotation: “curly” (may contain straight quotes) or "straight".

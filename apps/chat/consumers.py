@@ -20,9 +20,8 @@ from apps.chat import answer, realtime
 from apps.chat.models import Conversation
 from apps.chat.selectors import conversation_get_for
 from apps.core.errors import NotFound
+from apps.core.realtime import CLOSE_NOT_FOUND
 from apps.users.consumers import ApprovedUserConsumer
-
-CLOSE_NOT_FOUND = 4404
 
 
 @database_sync_to_async

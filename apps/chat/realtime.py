@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Literal, NotRequired, TypedDict
 
+from apps.core.realtime import ErrorEvent as ErrorEvent  # the error frame every socket shares
+from apps.core.realtime import error as error
+
 
 class UsagePayload(TypedDict):
     input_tokens: int
@@ -45,13 +48,6 @@ class DoneEvent(TypedDict):
     degraded_reason: str  # "" | no_api_key | breaker_open | budget_exceeded | provider_error
 
 
-class ErrorEvent(TypedDict):
-    type: Literal["error"]
-    code: str
-    message: str
-    retry_after: NotRequired[int]
-
-
 ChatEvent = DeltaEvent | CitationsEvent | DoneEvent | ErrorEvent
 
 
@@ -71,10 +67,3 @@ def done(*, message_id: str, usage: UsagePayload, degraded: bool, degraded_reaso
         "degraded": degraded,
         "degraded_reason": degraded_reason,
     }
-
-
-def error(code: str, message: str, *, retry_after: int | None = None) -> ErrorEvent:
-    event: ErrorEvent = {"type": "error", "code": code, "message": message}
-    if retry_after is not None:
-        event["retry_after"] = retry_after
-    return event

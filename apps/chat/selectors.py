@@ -12,10 +12,7 @@ from django.utils import timezone
 
 from apps.chat.models import AIUsage, Conversation, Message, Persona
 from apps.core.errors import NotFound
-
-
-def _approved(user: Any) -> bool:
-    return bool(user and user.is_authenticated and user.is_approved)
+from apps.users.selectors import user_is_approved
 
 
 def personas_active() -> QuerySet[Persona]:
@@ -28,7 +25,7 @@ def personas_for(user: Any) -> QuerySet[Persona]:
 
 
 def conversations_of(user: Any) -> QuerySet[Conversation]:
-    if not _approved(user):
+    if not user_is_approved(user):
         return Conversation.objects.none()
     return (
         Conversation.objects.filter(owner=user)
@@ -39,7 +36,7 @@ def conversations_of(user: Any) -> QuerySet[Conversation]:
 
 
 def conversation_get_for(*, user: Any, pk: Any) -> Conversation:
-    if not _approved(user):
+    if not user_is_approved(user):
         raise NotFound("No such conversation.")
     conversation = Conversation.objects.select_related("persona", "owner").filter(pk=pk, owner=user).first()
     if conversation is None:
@@ -64,7 +61,7 @@ USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_wri
 
 def usage_visible_to(user: Any) -> QuerySet[AIUsage]:
     """Your own usage; staff see everyone's."""
-    if not _approved(user):
+    if not user_is_approved(user):
         return AIUsage.objects.none()
     return AIUsage.objects.all() if user.is_staff else AIUsage.objects.filter(user=user)
 

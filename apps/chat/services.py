@@ -10,8 +10,8 @@ from django.db import transaction
 from apps.chat.models import Conversation, Persona
 from apps.core.errors import NotFound, PermissionDenied, ValidationFailed
 from apps.core.services import audit_record
-from apps.knowledge.models import Passage
-from apps.knowledge.selectors import visible_passages
+from apps.index.models import Passage
+from apps.index.selectors import visible_passages
 
 TITLE_MAX_CHARS = 200
 

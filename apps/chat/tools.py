@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from apps.bible import scripture
+from apps.bible.translations import translation_source_id
 from apps.chat import budget, providers
 from apps.chat.citations import Source
 from apps.chat.models import Conversation
 from apps.chat.services import effective_scope
-from apps.knowledge import scripture
-from apps.knowledge.bible import translation_source_id
-from apps.knowledge.models import Passage
-from apps.knowledge.search import passages_search
-from apps.knowledge.selectors import visible_passages
+from apps.index.models import Passage
+from apps.index.search import passages_search
+from apps.index.selectors import visible_passages
 
 if TYPE_CHECKING:
     from apps.chat.answer import Prepared

@@ -19,8 +19,8 @@ from apps.chat import answer, selectors, services
 from apps.chat.models import Conversation
 from apps.chat.serializers import MessageSerializer
 from apps.core.errors import NotFound, TheoError
-from apps.knowledge.models import Passage
-from apps.knowledge.selectors import visible_passages
+from apps.index.models import Passage
+from apps.index.selectors import visible_passages
 from apps.users.requests import AuthenticatedHttpRequest
 
 SIDEBAR_SIZE = 50

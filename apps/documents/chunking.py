@@ -6,7 +6,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from apps.documents.extraction import Page
-from apps.knowledge.chunking import WORD, word_windows
+from apps.index.chunking import WORD, word_windows
 
 
 @dataclass(frozen=True)

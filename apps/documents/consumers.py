@@ -7,22 +7,20 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from apps.core.errors import NotFound
-from apps.documents import presence
+from apps.core.realtime import CLOSE_NOT_FOUND
+from apps.documents import presence, realtime
 from apps.documents.models import Document
-from apps.documents.realtime import PresenceUser, ProgressEvent, document_group, progress_event
 from apps.documents.selectors import document_get_for
 from apps.users.consumers import ApprovedUserConsumer
 from apps.users.models import User
 from apps.users.websocket import close_code_for
 
-CLOSE_NOT_FOUND = 4404
-
 
 @database_sync_to_async
-def _readable_progress(user: Any, document_id: Any) -> ProgressEvent | None:
+def _readable_progress(user: Any, document_id: Any) -> realtime.ProgressEvent | None:
     """The document's current progress if `user` may read it, else None."""
     try:
-        return progress_event(document_get_for(user=user, pk=document_id))
+        return realtime.progress_event(document_get_for(user=user, pk=document_id))
     except NotFound:
         return None
 
@@ -64,27 +62,27 @@ class DocumentRoomConsumer(ApprovedUserConsumer):
         return None
 
     async def on_connected(self) -> None:
-        self.me: PresenceUser = {"id": str(self.user.pk), "display_name": self.user.display_name}
+        self.me: realtime.PresenceUser = {"id": str(self.user.pk), "display_name": self.user.display_name}
         # Join the group first, then read the state: nothing can happen in between unseen.
-        await self.channel_layer.group_add(document_group(self.document_id), self.channel_name)
+        await self.channel_layer.group_add(realtime.document_group(self.document_id), self.channel_name)
         users, count, arrived = await database_sync_to_async(presence.join)(
             self.document_id, self.channel_name, self.me
         )
         self.in_room = True
-        await self.send_json({"type": "presence", "document_id": self.document_id, "users": users, "count": count})
+        await self.send_json(realtime.presence_list(self.document_id, users=users, count=count))
         current = await _readable_progress(self.user, self.document_id)
         if current is not None:
             await self.send_json(current)
         if arrived:
-            await self._broadcast({"type": "user.joined", "user": self.me})
+            await self._broadcast(realtime.user_joined(self.me))
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "in_room", False):
             self.in_room = False
-            await self.channel_layer.group_discard(document_group(self.document_id), self.channel_name)
+            await self.channel_layer.group_discard(realtime.document_group(self.document_id), self.channel_name)
             gone = await database_sync_to_async(presence.leave)(self.document_id, self.channel_name, self.me["id"])
             if gone:
-                await self._broadcast({"type": "user.left", "user": self.me})
+                await self._broadcast(realtime.user_left(self.me))
         await super().disconnect(code)
 
     async def refresh_user(self) -> bool:
@@ -94,7 +92,7 @@ class DocumentRoomConsumer(ApprovedUserConsumer):
     async def _still_allowed(self) -> bool:
         close_code, deleted, user = await _may_stay(self.user.pk, self.document_id)
         if deleted:  # its "deleted" event is on the way; the reader need not wait for it
-            await self.send_json({"type": "deleted", "document_id": self.document_id})
+            await self.send_json(realtime.deleted(self.document_id))
         if close_code is not None:
             await self._leave(close_code)
             return False
@@ -105,13 +103,11 @@ class DocumentRoomConsumer(ApprovedUserConsumer):
         """Out of the group now (no further event reaches this socket), then closed."""
         self.leaving = True
         if self.in_room:
-            await self.channel_layer.group_discard(document_group(self.document_id), self.channel_name)
+            await self.channel_layer.group_discard(realtime.document_group(self.document_id), self.channel_name)
         await self.close(code=close_code)
 
-    async def _broadcast(self, event: dict[str, Any]) -> None:
-        await self.channel_layer.group_send(
-            document_group(self.document_id), {"type": "document.event", "event": event}
-        )
+    async def _broadcast(self, event: realtime.DocumentEvent) -> None:
+        await self.channel_layer.group_send(realtime.document_group(self.document_id), realtime.group_message(event))
 
     async def document_event(self, message: dict[str, Any]) -> None:
         event = message["event"]

@@ -107,7 +107,7 @@ class DocumentNote(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="notes")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    passage = models.ForeignKey("knowledge.Passage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    passage = models.ForeignKey("index.Passage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     page = models.PositiveIntegerField(null=True, blank=True)
     verse_reference = models.CharField(max_length=500, blank=True)
     body = models.TextField()

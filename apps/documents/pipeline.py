@@ -15,7 +15,6 @@ THEO_INGEST_MAX_ATTEMPTS the document fails with a reason instead of running aga
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -34,9 +33,8 @@ from apps.documents.extraction import ExtractionFailed, extract_pages
 from apps.documents.models import Document
 from apps.documents.selectors import passage_access_for
 from apps.documents.themes import identify_themes
-from apps.knowledge import embeddings, scripture
-from apps.knowledge.models import Passage
-from apps.knowledge.services import PassageData, passages_replace_for_source, passages_set_references
+from apps.index.models import Passage
+from apps.index.services import PassageText, passages_build, passages_embed, passages_replace_for_source
 
 logger = structlog.get_logger(__name__)
 Stage = Document.Stage
@@ -209,6 +207,10 @@ def _ingest(document: Document) -> None:
 
 def _index(document: Document, chunks: list[Chunk], vectors: list[list[float]]) -> None:
     """Swap the document's passages for the new ones in one transaction."""
+    passages = passages_build(
+        [PassageText(chunk.text, page_start=chunk.page_start, page_end=chunk.page_end) for chunk in chunks],
+        vectors=vectors,
+    )
     with transaction.atomic():
         # Locked: a delete or share change waits for the swap, or happens before it.
         current = Document.objects.select_for_update().filter(pk=document.pk).first()
@@ -218,47 +220,30 @@ def _index(document: Document, chunks: list[Chunk], vectors: list[list[float]]) 
             source_kind=Passage.SourceKind.DOCUMENT,
             source_id=document.pk,
             title=current.title,
-            passages=[
-                PassageData(chunk.index, chunk.text, vector, chunk.page_start, chunk.page_end)
-                for chunk, vector in zip(chunks, vectors, strict=True)
-            ],
+            passages=passages,
             access=passage_access_for(current),
-            embedding_model=embeddings.model_name(),
         )
 
 
 def _embed(document: Document, chunks: list[Chunk]) -> list[list[float]]:
-    """Embed in batches, reporting progress after each. Longest texts first, as
-    model.encode orders them itself: batches of similar length waste less padding."""
-    batch = settings.EMBEDDING_BATCH_SIZE
+    """Embed in batches, reporting progress after each."""
     span = STAGE_START[Stage.INDEX] - STAGE_START[Stage.EMBED]
-    order = sorted(range(len(chunks)), key=lambda i: -len(chunks[i].text))
-    vectors: list[list[float]] = [[] for _ in chunks]
-    for start in range(0, len(order), batch):
-        indexes = order[start : start + batch]
-        encoded = embeddings.embed_texts([chunks[i].text for i in indexes], batch_size=batch)
-        for i, vector in zip(indexes, encoded.tolist(), strict=True):
-            vectors[i] = vector
-        done = min(start + batch, len(order))
+
+    def embedded(done: int) -> None:
         report(
             document,
             stage=Stage.EMBED,
             progress=STAGE_START[Stage.EMBED] + span * done // len(chunks),
             message=f"Embedded {done} of {len(chunks)} passages",
         )
-    return vectors
+
+    return passages_embed([chunk.text for chunk in chunks], on_batch=embedded)
 
 
 def _index_references(document: Document) -> int:
-    """Scripture references per passage, as canonical strings and verse ids."""
-    updates: dict[uuid.UUID, tuple[list[str], list[int]]] = {}
+    """How many scripture references the indexed passages cite (found when they were built)."""
     passages = Passage.objects.filter(source_kind=Passage.SourceKind.DOCUMENT, source_id=document.pk)
-    for passage_id, text in passages.values_list("id", "text"):
-        references = scripture.find_references(text)
-        if references:
-            updates[passage_id] = ([r.canonical for r in references], scripture.verse_ids_of(references))
-    passages_set_references(updates=updates)
-    return sum(len(canonical) for canonical, _ in updates.values())
+    return sum(len(references) for references in passages.values_list("scripture_references", flat=True))
 
 
 def complete(document: Document, *, passage_count: int) -> None:

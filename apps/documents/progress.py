@@ -11,8 +11,9 @@ PROGRESS_STALL_SECONDS (a worker that died, a queue that does not move)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import Any, cast
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -70,9 +71,24 @@ def _recheck(document_id: Any, user_id: Any) -> tuple[str, realtime.ProgressEven
 
 def _ended(document_id: Any, reason: str, stall: float) -> bytes:
     if reason == "deleted":
-        return sse_frame("deleted", {"type": "deleted", "document_id": str(document_id)})
+        return sse_frame("deleted", realtime.deleted(document_id))
     message = ENDINGS[reason].format(minutes=max(1, round(stall / 60)))
-    return sse_frame("ended", {"type": "ended", "document_id": str(document_id), "reason": reason, "message": message})
+    return sse_frame("ended", realtime.ended(document_id, reason=cast(realtime.EndReason, reason), message=message))
+
+
+def _asks(message: dict[str, Any], *, user_id: Any, seen: realtime.ProgressEvent) -> str:
+    """What a message from the stream's groups asks of it: "recheck" (the reader's rights
+    may have changed), "deleted", "progress" (the document moved: send it) or "" (nothing)."""
+    if message.get("type") == "account.revoked":
+        return "recheck"  # suspended, demoted: look again before anything else
+    event = message.get("event", {})
+    if event.get("type") == "access.revoked":
+        return "recheck" if event.get("user_id") == str(user_id) else ""
+    if event.get("type") == "deleted":
+        return "deleted"
+    if event.get("type") != "progress" or not _moved(event, dict(seen)):
+        return ""
+    return "progress"
 
 
 async def progress_stream(
@@ -83,9 +99,6 @@ async def progress_stream(
     recheck: float | None = None,
     stall: float | None = None,
 ) -> AsyncIterator[bytes]:
-    heartbeat = heartbeat or HEARTBEAT_SECONDS
-    recheck = recheck or RECHECK_SECONDS
-    stall = stall or settings.PROGRESS_STALL_SECONDS
     layer = get_channel_layer()
     channel = await layer.new_channel()
     groups = [realtime.document_group(document_id), user_group(user_id)]
@@ -98,53 +111,65 @@ async def progress_stream(
             return
         stage_log, seen = state
         for entry in stage_log:
-            yield sse_frame("stage", {"type": "stage", "document_id": str(document_id), **entry})
+            yield sse_frame("stage", realtime.stage(document_id, entry))
         yield sse_frame(_event_name(seen), dict(seen))
         if realtime.is_final(seen):
             return
-        clock = asyncio.get_running_loop().time
-        last_sent = last_checked = last_moved = clock()
-        while True:
-            now = clock()
-            if now - last_checked >= recheck:
-                last_checked = now
-                reason, row = await _recheck(document_id, user_id)
-                if reason:
-                    yield _ended(document_id, reason, stall)
-                    return
-                if row is not None and _moved(dict(row), dict(seen)):  # moved without telling us
-                    seen, last_moved, last_sent = row, now, now
-                    yield sse_frame(_event_name(row), dict(row))
-                    if realtime.is_final(row):
-                        return
-            if now - last_moved >= stall:
-                yield _ended(document_id, "stalled", stall)
-                return
-            wait = min(heartbeat - (now - last_sent), recheck - (now - last_checked), stall - (now - last_moved))
-            try:
-                message = await asyncio.wait_for(layer.receive(channel), timeout=max(wait, 0.01))
-            except TimeoutError:
-                if clock() - last_sent >= heartbeat:
-                    last_sent = clock()
-                    yield b": heartbeat\n\n"
-                continue
-            if message.get("type") == "account.revoked":
-                last_checked = float("-inf")  # suspended, demoted: look again before anything else
-                continue
-            event = message.get("event", {})
-            if event.get("type") == "access.revoked":
-                if event.get("user_id") == str(user_id):
-                    last_checked = float("-inf")
-                continue
-            if event.get("type") == "deleted":
-                yield sse_frame("deleted", event)
-                return
-            if event.get("type") != "progress" or not _moved(event, dict(seen)):
-                continue
-            seen, last_moved, last_sent = event, clock(), clock()
-            yield sse_frame(_event_name(event), event)
-            if realtime.is_final(event):
-                return
+        timing = (heartbeat or HEARTBEAT_SECONDS, recheck or RECHECK_SECONDS, stall or settings.PROGRESS_STALL_SECONDS)
+        async with aclosing(_follow(layer, channel, document_id, user_id, seen, *timing)) as live:
+            async for frame in live:
+                yield frame
     finally:
         for group in groups:
             await layer.group_discard(group, channel)
+
+
+async def _follow(
+    layer: Any,
+    channel: str,
+    document_id: Any,
+    user_id: Any,
+    seen: realtime.ProgressEvent,
+    heartbeat: float,
+    recheck: float,
+    stall: float,
+) -> AsyncGenerator[bytes, None]:
+    """The live part of the stream, after the replay: until the document is final, the
+    reader may no longer follow it or it stalls."""
+    clock = asyncio.get_running_loop().time
+    last_sent = last_checked = last_moved = clock()
+    while True:
+        now = clock()
+        if now - last_checked >= recheck:
+            last_checked = now
+            reason, row = await _recheck(document_id, user_id)
+            if reason:
+                yield _ended(document_id, reason, stall)
+                return
+            if row is not None and _moved(dict(row), dict(seen)):  # moved without telling us
+                seen, last_moved, last_sent = row, now, now
+                yield sse_frame(_event_name(row), dict(row))
+                if realtime.is_final(row):
+                    return
+        if now - last_moved >= stall:
+            yield _ended(document_id, "stalled", stall)
+            return
+        wait = min(heartbeat - (now - last_sent), recheck - (now - last_checked), stall - (now - last_moved))
+        try:
+            message = await asyncio.wait_for(layer.receive(channel), timeout=max(wait, 0.01))
+        except TimeoutError:
+            if clock() - last_sent >= heartbeat:
+                last_sent = clock()
+                yield b": heartbeat\n\n"
+            continue
+        asks = _asks(message, user_id=user_id, seen=seen)
+        if asks == "recheck":
+            last_checked = float("-inf")
+        elif asks == "deleted":
+            yield sse_frame("deleted", message["event"])
+            return
+        elif asks == "progress":
+            seen, last_moved, last_sent = message["event"], clock(), clock()
+            yield sse_frame(_event_name(seen), dict(seen))
+            if realtime.is_final(seen):
+                return

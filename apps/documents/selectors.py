@@ -18,8 +18,9 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 
 from apps.core.errors import NotFound, PermissionDenied
 from apps.documents.models import Document, DocumentAccess, DocumentNote
-from apps.knowledge.models import Passage
-from apps.knowledge.services import PassageAccess
+from apps.index.models import Passage
+from apps.index.selectors import PassageAccess
+from apps.users.selectors import user_is_approved
 
 
 class Access(IntEnum):
@@ -35,14 +36,10 @@ NEEDS = {
 }
 
 
-def _approved(user: Any) -> bool:
-    return bool(user and user.is_authenticated and user.is_approved)
-
-
 def documents_visible_to(user: Any) -> QuerySet[Document]:
     """Own and shared documents, for staff too: their moderation happens in the admin
     console, never by reading a private document through the pages or the API."""
-    if not _approved(user):
+    if not user_is_approved(user):
         return Document.objects.none()
     shared = DocumentAccess.objects.filter(user=user).values("document_id")
     return Document.objects.filter(Q(owner=user) | Q(pk__in=shared))
@@ -55,7 +52,7 @@ def with_share_permission(documents: QuerySet[Document], user: Any) -> QuerySet[
 
 
 def access_level(user: Any, document: Document) -> Access:
-    if not _approved(user):
+    if not user_is_approved(user):
         return Access.NONE
     if document.owner_id == user.pk:
         return Access.OWNER

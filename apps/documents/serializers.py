@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from apps.documents.models import Document, DocumentAccess, DocumentNote
 from apps.documents.selectors import access_level
-from apps.knowledge.models import Passage
+from apps.index.models import Passage
 
 
 class PersonSerializer(serializers.Serializer):

@@ -12,15 +12,15 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.bible import scripture
 from apps.core.errors import Conflict, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed
 from apps.core.ratelimits import enforce_rate_limit
 from apps.core.services import audit_record
 from apps.documents import limits, realtime, sniffing, storage
 from apps.documents.models import Document, DocumentAccess, DocumentNote
 from apps.documents.selectors import document_passages, passage_access_for, storage_used_by
-from apps.knowledge import scripture
-from apps.knowledge.models import Passage
-from apps.knowledge.services import passages_set_access, passages_set_title
+from apps.index.models import Passage
+from apps.index.services import passages_set_access, passages_set_title
 from apps.users.models import User
 
 logger = structlog.get_logger(__name__)
@@ -259,9 +259,7 @@ def document_delete(*, document: Document, actor: User) -> None:
         audit_record(actor=actor, action="document.delete", target=document, data={"title": document.title})
         document_id = document.pk
         document.delete()
-        transaction.on_commit(
-            lambda: realtime.broadcast(document_id, {"type": "deleted", "document_id": str(document_id)})
-        )
+        transaction.on_commit(lambda: realtime.broadcast(document_id, realtime.deleted(document_id)))
 
 
 # --- sharing --------------------------------------------------------------------------
@@ -312,7 +310,7 @@ def document_unshare(*, document: Document, actor: User, email: str) -> None:
         share.delete()
         _sync_passage_access(document)
         audit_record(actor=actor, action="document.unshare", target=document, data={"user": share.user.email})
-        revoked = {"type": "access.revoked", "user_id": str(share.user_id)}
+        revoked = realtime.access_revoked(share.user_id)
         transaction.on_commit(lambda: realtime.broadcast(document.pk, revoked))
 
 
@@ -365,4 +363,5 @@ def note_create(
 def _broadcast_note(note: DocumentNote) -> None:
     from apps.documents.serializers import NoteSerializer
 
-    realtime.broadcast(note.document_id, {"type": "note.created", "note": dict(NoteSerializer(note).data)})
+    payload = cast(realtime.NotePayload, dict(NoteSerializer(note).data))
+    realtime.broadcast(note.document_id, realtime.note_created(payload))

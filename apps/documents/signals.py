@@ -11,8 +11,8 @@ from django.dispatch import receiver
 
 from apps.documents import storage
 from apps.documents.models import Document
-from apps.knowledge.models import Passage
-from apps.knowledge.services import passages_delete_for_source
+from apps.index.models import Passage
+from apps.index.services import passages_delete_for_source
 
 
 @receiver(post_delete, sender=Document)

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from apps.core.admin_actions import apply_to_each, apply_with_reason
 from apps.core.errors import TheoError
 from apps.knowledge import services
-from apps.knowledge.models import KnowledgeEntry, Passage
+from apps.knowledge.models import KnowledgeEntry
 
 
 class EntryAdminForm(forms.ModelForm):
@@ -111,41 +111,3 @@ class KnowledgeEntryAdmin(admin.ModelAdmin):
             ),
             label=lambda entry: entry.title,
         )
-
-
-@admin.register(Passage)
-class PassageAdmin(admin.ModelAdmin):
-    """What the index holds, for staff to inspect; sources keep it current, never the admin."""
-
-    list_display = ["title", "source_kind", "reference", "page_start", "translation", "embedding_model"]
-    list_filter = ["source_kind", "translation", "visibility"]
-    search_fields = ["title", "reference"]
-    show_full_result_count = False  # the Bibles alone are ~60,000 rows per translation
-    readonly_fields = [
-        "id",
-        "source_kind",
-        "source_id",
-        "chunk_index",
-        "title",
-        "text",
-        "page_start",
-        "page_end",
-        "reference",
-        "translation",
-        "scripture_references",
-        "visibility",
-        "owner_id",
-        "shared_with",
-        "embedding_model",
-        "created_at",
-    ]
-    fields = [*readonly_fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Passage | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Passage | None = None) -> bool:
-        return False

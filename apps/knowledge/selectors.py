@@ -1,13 +1,7 @@
-"""Reads of the passage index and the knowledge store, with their access rules.
+"""Reads of the knowledge store, with its access rule.
 
-The one rule for passages (DESIGN.md): a passage is visible when it is Bible text; or it
-comes from an approved knowledge entry and the user is not a guest; or the user owns the
-entry or the document; or the document is shared with the user. Staff retrieve like
-everyone else (DESIGN's role table: "own + shared in search and chat"): other people's
-private documents never reach a staff member's search results or Claude prompts; their
-moderation happens in the admin. The rule is a predicate on the passage table itself, so
-every search applies it in SQL.
-"""
+admin: everything; power user: creates and manages own entries, reads approved ones;
+user: reads approved ones; guest: nothing."""
 
 from __future__ import annotations
 
@@ -17,38 +11,16 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from apps.core.errors import NotFound, PermissionDenied
-from apps.knowledge.models import KnowledgeEntry, Passage
-
-
-def _approved(user: Any) -> bool:
-    return bool(user and user.is_authenticated and user.is_approved)
-
-
-def passage_visibility_q(user: Any) -> Q:
-    """The access rule as a Q object (for querysets that are not plain passage lists)."""
-    if not _approved(user):
-        return Q(pk__in=[])
-    visible = Q(visibility=Passage.Visibility.PUBLIC) | Q(owner_id=user.pk) | Q(shared_with__contains=[user.pk])
-    if not user.is_guest:
-        visible |= Q(visibility=Passage.Visibility.MEMBERS)
-    return visible
-
-
-def visible_passages(user: Any) -> QuerySet[Passage]:
-    return Passage.objects.filter(passage_visibility_q(user))
-
-
-# --- knowledge entries --------------------------------------------------------------------
-# admin: everything; power user: creates and manages own entries, reads approved ones;
-# user: reads approved ones; guest: nothing.
+from apps.knowledge.models import KnowledgeEntry
+from apps.users.selectors import user_is_approved
 
 
 def can_read_knowledge(user: Any) -> bool:
-    return _approved(user) and not user.is_guest
+    return user_is_approved(user) and not user.is_guest
 
 
 def can_write_knowledge(user: Any) -> bool:
-    return _approved(user) and (user.is_staff or user.role == user.Role.POWER)
+    return user_is_approved(user) and (user.is_staff or user.role == user.Role.POWER)
 
 
 def entries_visible_to(user: Any) -> QuerySet[KnowledgeEntry]:

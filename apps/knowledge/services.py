@@ -1,13 +1,11 @@
-"""Writes to the passage index, and the knowledge store's entries.
+"""Writes to the knowledge store: entries, their review, and their passages in the index.
 
-Sources (documents, knowledge entries, the Bible) hand the index plain data; the index
-never looks back at them."""
+Who may do what is decided by knowledge.selectors (entry_get_for, can_write_knowledge);
+these services enforce it again, so the admin, the pages and the API share one rule."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django.conf import settings
@@ -16,95 +14,19 @@ from django.utils import timezone
 
 from apps.core.errors import PermissionDenied, ValidationFailed
 from apps.core.services import audit_record
-from apps.knowledge import embeddings, scripture
-from apps.knowledge.chunking import chunk_words
-from apps.knowledge.models import KnowledgeEntry, Passage
+from apps.index.chunking import chunk_words
+from apps.index.models import Passage
+from apps.index.selectors import PassageAccess
+from apps.index.services import (
+    PassageText,
+    passages_build,
+    passages_delete_for_source,
+    passages_embed,
+    passages_replace_for_source,
+    passages_set_access,
+)
+from apps.knowledge.models import KnowledgeEntry
 from apps.knowledge.selectors import can_write_knowledge, entry_manageable_by
-
-
-@dataclass
-class PassageData:
-    chunk_index: int
-    text: str
-    embedding: Sequence[float] | None
-    page_start: int | None = None
-    page_end: int | None = None
-    reference: str = ""
-    scripture_references: list[str] = field(default_factory=list)
-    verse_ids: list[int] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class PassageAccess:
-    visibility: str
-    owner_id: uuid.UUID | None = None
-    shared_with: tuple[uuid.UUID, ...] = ()
-
-
-def passages_replace_for_source(
-    *,
-    source_kind: str,
-    source_id: uuid.UUID,
-    title: str,
-    passages: Sequence[PassageData],
-    access: PassageAccess,
-    embedding_model: str,
-) -> int:
-    """Atomically swap all passages of one source: readers see the old set or the new one,
-    never a mix, and a re-run never duplicates (UNIQUE source + chunk index)."""
-    rows = [
-        Passage(
-            source_kind=source_kind,
-            source_id=source_id,
-            chunk_index=p.chunk_index,
-            title=title[:300],
-            text=p.text,
-            embedding=p.embedding,
-            embedding_model=embedding_model if p.embedding is not None else "",
-            page_start=p.page_start,
-            page_end=p.page_end,
-            reference=p.reference,
-            scripture_references=p.scripture_references,
-            verse_ids=p.verse_ids,
-            visibility=access.visibility,
-            owner_id=access.owner_id,
-            shared_with=list(access.shared_with),
-        )
-        for p in passages
-    ]
-    with transaction.atomic():
-        Passage.objects.filter(source_kind=source_kind, source_id=source_id).delete()
-        Passage.objects.bulk_create(rows, batch_size=500)
-    return len(rows)
-
-
-def passages_delete_for_source(*, source_kind: str, source_id: uuid.UUID) -> int:
-    deleted, _ = Passage.objects.filter(source_kind=source_kind, source_id=source_id).delete()
-    return deleted
-
-
-def passages_set_access(*, source_kind: str, source_id: uuid.UUID, access: PassageAccess) -> int:
-    """Keep the access fields current (call in the transaction that changes the source's access)."""
-    return Passage.objects.filter(source_kind=source_kind, source_id=source_id).update(
-        visibility=access.visibility, owner_id=access.owner_id, shared_with=list(access.shared_with)
-    )
-
-
-def passages_set_title(*, source_kind: str, source_id: uuid.UUID, title: str) -> int:
-    return Passage.objects.filter(source_kind=source_kind, source_id=source_id).update(title=title[:300])
-
-
-def passages_set_references(*, updates: dict[uuid.UUID, tuple[list[str], list[int]]]) -> None:
-    """Per passage id: (canonical reference strings, verse ids)."""
-    passages = list(Passage.objects.filter(pk__in=updates).only("id"))
-    for passage in passages:
-        passage.scripture_references, passage.verse_ids = updates[passage.pk]
-    Passage.objects.bulk_update(passages, ["scripture_references", "verse_ids"], batch_size=500)
-
-
-# --- knowledge entries -----------------------------------------------------------------
-# Who may do what is decided by knowledge.selectors (entry_get_for, can_write_knowledge);
-# these services enforce it again, so the admin, the pages and the API share one rule.
 
 MAX_TAGS = 20
 TAG_MAX_CHARS = cast(int, KnowledgeEntry._meta.get_field("tags").base_field.max_length)
@@ -354,19 +276,7 @@ def entry_index(*, entry_id: Any) -> int:
     texts = chunk_words(
         f"{entry.title}\n\n{entry.body}", size=settings.CHUNK_WORDS, overlap=settings.CHUNK_OVERLAP_WORDS
     )
-    vectors = embeddings.embed_texts(texts).tolist()
-    passages = []
-    for index, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
-        references = scripture.find_references(text)
-        passages.append(
-            PassageData(
-                chunk_index=index,
-                text=text,
-                embedding=vector,
-                scripture_references=[reference.canonical for reference in references],
-                verse_ids=scripture.verse_ids_of(references),
-            )
-        )
+    passages = passages_build([PassageText(text) for text in texts], vectors=passages_embed(texts))
     with transaction.atomic():
         current = KnowledgeEntry.objects.select_for_update().filter(pk=entry.pk).first()
         if current is None:
@@ -379,5 +289,4 @@ def entry_index(*, entry_id: Any) -> int:
             title=current.title,
             passages=passages,
             access=entry_passage_access(current),
-            embedding_model=embeddings.model_name(),
         )

@@ -19,8 +19,9 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.bible import scripture
 from apps.core.errors import NotFound, PermissionDenied, TheoError
-from apps.knowledge import scripture, selectors, services
+from apps.knowledge import selectors, services
 from apps.knowledge.forms import EntryForm
 from apps.knowledge.models import KnowledgeEntry
 from apps.users.requests import AuthenticatedHttpRequest

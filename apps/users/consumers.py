@@ -11,20 +11,17 @@ from django.conf import settings
 
 from apps.core import sockets
 from apps.core.metrics import WEBSOCKET_CONNECTIONS
-from apps.users.models import User
-from apps.users.realtime import user_group
-from apps.users.websocket import (
+from apps.core.realtime import (
     CLOSE_NOT_APPROVED,
     CLOSE_RECONNECT,
     CLOSE_TOO_MANY_SOCKETS,
     CLOSE_TRY_AGAIN_LATER,
-    close_code_for,
+    error,
+    pong,
 )
-
-
-def error_event(code: str, message: str) -> dict[str, str]:
-    """The error frame of every socket (chat.realtime.error has the same shape)."""
-    return {"type": "error", "code": code, "message": message}
+from apps.users import realtime
+from apps.users.models import User
+from apps.users.websocket import close_code_for
 
 
 @database_sync_to_async
@@ -65,7 +62,7 @@ class ApprovedUserConsumer(AsyncJsonWebsocketConsumer):
         if close_code is None:
             # Follow the account's events, then read it again: a suspension or role change
             # that commits while the socket opens is either read here or arrives as an event.
-            await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+            await self.channel_layer.group_add(realtime.user_group(self.user.pk), self.channel_name)
             self.in_user_group = True
             self.user = await current_user(self.user.pk)
             close_code = close_code_for(self.user)
@@ -98,7 +95,7 @@ class ApprovedUserConsumer(AsyncJsonWebsocketConsumer):
             self.registered = True
             await sockets.keep_fresh()
             return None
-        await self.send_json(error_event("too_many_connections", self.refusals[refused]))
+        await self.send_json(error("too_many_connections", self.refusals[refused]))
         return CLOSE_TRY_AGAIN_LATER if refused == "total" else CLOSE_TOO_MANY_SOCKETS
 
     async def disconnect(self, code: int) -> None:
@@ -112,26 +109,24 @@ class ApprovedUserConsumer(AsyncJsonWebsocketConsumer):
             self.counted = False
         if self.in_user_group:
             self.in_user_group = False
-            await self.channel_layer.group_discard(user_group(self.scope["user"].pk), self.channel_name)
+            await self.channel_layer.group_discard(realtime.user_group(self.scope["user"].pk), self.channel_name)
 
     # --- frames in ---------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if text_data is None:
-            await self.send_json(error_event("binary_not_supported", f"Send JSON in text frames. {self.expected}"))
+            await self.send_json(error("binary_not_supported", f"Send JSON in text frames. {self.expected}"))
             return
         if len(text_data) > self.max_frame_bytes or len(text_data.encode()) > self.max_frame_bytes:
-            await self.send_json(
-                error_event("message_too_large", f"Messages are limited to {self.max_frame_bytes} bytes.")
-            )
+            await self.send_json(error("message_too_large", f"Messages are limited to {self.max_frame_bytes} bytes."))
             return
         try:
             content = json.loads(text_data)
         except ValueError:
-            await self.send_json(error_event("invalid_json", f"That was not JSON. {self.expected}"))
+            await self.send_json(error("invalid_json", f"That was not JSON. {self.expected}"))
             return
         if not isinstance(content, dict):
-            await self.send_json(error_event("unknown_message", self.expected))
+            await self.send_json(error("unknown_message", self.expected))
             return
         if not self.counted or not await self.refresh_user():
             return  # refused or closing: nothing is handled
@@ -154,9 +149,9 @@ class ApprovedUserConsumer(AsyncJsonWebsocketConsumer):
     async def handle(self, content: dict[str, Any]) -> None:
         """A JSON object from an account that is approved right now."""
         if content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
+            await self.send_json(pong())
         else:
-            await self.send_json(error_event("unknown_message", self.expected))
+            await self.send_json(error("unknown_message", self.expected))
 
     # --- events from the user's group --------------------------------------------------
 
@@ -171,14 +166,4 @@ class UserEventsConsumer(ApprovedUserConsumer):
     socket_limits = ("EVENTS_SOCKETS_PER_USER", "EVENTS_SOCKETS_TOTAL")
 
     async def on_connected(self) -> None:
-        await self.send_json(
-            {
-                "type": "hello",
-                "user": {
-                    "id": str(self.user.pk),
-                    "email": self.user.email,
-                    "display_name": self.user.display_name,
-                    "role": self.user.role,
-                },
-            }
-        )
+        await self.send_json(realtime.hello(self.user))

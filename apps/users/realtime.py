@@ -1,4 +1,5 @@
-"""Per-user channel groups and the events sent on them (producers and consumers import these)."""
+"""Per-user channel groups and the events sent on them, and the frames of /ws/events/
+(producers and consumers import these)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,36 @@ RevokeReason = Literal["not_approved", "rights_changed"]
 
 
 class AccountRevokedEvent(TypedDict):
-    type: str  # "account.revoked"
+    """On the user's group only (never sent to a client): its type names the handler."""
+
+    type: Literal["account.revoked"]
     reason: RevokeReason
 
 
+class HelloUser(TypedDict):
+    id: str
+    email: str
+    display_name: str
+    role: str
+
+
+class HelloEvent(TypedDict):
+    """The first frame of /ws/events/: who the socket belongs to."""
+
+    type: Literal["hello"]
+    user: HelloUser
+
+
+def account_revoked(reason: RevokeReason = "not_approved") -> AccountRevokedEvent:
+    return {"type": "account.revoked", "reason": reason}
+
+
+def hello(user: Any) -> HelloEvent:
+    return {
+        "type": "hello",
+        "user": {"id": str(user.pk), "email": user.email, "display_name": user.display_name, "role": user.role},
+    }
+
+
 def send_account_revoked(*, user_id: Any, reason: RevokeReason = "not_approved") -> None:
-    event: AccountRevokedEvent = {"type": "account.revoked", "reason": reason}
-    async_to_sync(get_channel_layer().group_send)(user_group(user_id), event)
+    async_to_sync(get_channel_layer().group_send)(user_group(user_id), account_revoked(reason))

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
 
 from apps.core.errors import NotFound, ValidationFailed
 from apps.users.models import User
+
+
+def user_is_approved(user: Any) -> bool:
+    """A signed-in, approved account: the first condition of every read of user data."""
+    return bool(user and user.is_authenticated and user.is_approved)
 
 
 def users_list(*, status: str | None = None, role: str | None = None, q: str | None = None) -> QuerySet[User]:

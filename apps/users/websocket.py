@@ -2,7 +2,7 @@
 
 Sets scope["user"] to the account (approved or not) or AnonymousUser; consumers built on
 ApprovedUserConsumer close with 4401 (anonymous) or 4403 (not approved). The close codes
-of every Theo socket are defined here.
+of every Theo socket are defined in apps/core/realtime.py.
 """
 
 from __future__ import annotations
@@ -20,16 +20,9 @@ from django.utils.crypto import constant_time_compare
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from apps.core.realtime import CLOSE_NOT_APPROVED, CLOSE_UNAUTHENTICATED
 from apps.users.authentication import token_user
 from apps.users.models import User
-
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_NOT_APPROVED = 4403
-CLOSE_RECONNECT = 4000  # the account's role or password changed: reconnect to get the new rights
-# daphne (autobahn) lets an application close only with 1000 or 3000-4999: a 1008 or 1013
-# becomes a crash and 1011. So these mirror the standard codes in the 4000s.
-CLOSE_TOO_MANY_SOCKETS = 4008  # too many sockets of this route for one user (cf. 1008)
-CLOSE_TRY_AGAIN_LATER = 4013  # the route's cap across all processes is reached (cf. 1013)
 
 
 def close_code_for(user: Any) -> int | None:

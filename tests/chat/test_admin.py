@@ -10,7 +10,7 @@ import pytest
 
 from apps.chat.models import AIUsage, Persona
 from apps.core.models import AuditEvent
-from tests.knowledge.corpus import marker
+from tests.index.corpus import marker
 
 pytestmark = pytest.mark.django_db
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,8 +11,9 @@ from asgiref.sync import async_to_sync
 from apps.chat.models import AIUsage, Message
 from tests.chat import fake_claude as fake
 from tests.chat.requests import ask_url, start_conversation
+from tests.events import assert_event
 from tests.helpers import assert_error
-from tests.knowledge.corpus import add_passages, marker
+from tests.index.corpus import add_passages, marker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,6 +68,9 @@ def test_sse_streams_the_same_events(client_for: Any, user: Any, library: str, c
     body = async_to_sync(read)().decode()
     names = [line.split(": ", 1)[1] for line in body.splitlines() if line.startswith("event: ")]
     assert names == ["delta", "delta", "citations", "done"]
+    for line in body.splitlines():
+        if line.startswith("data: "):
+            assert_event(json.loads(line.split(": ", 1)[1]))
     assert Message.objects.filter(conversation_id=conversation_id, role="assistant").count() == 1
 
 

@@ -21,7 +21,7 @@ from apps.chat.models import Conversation, Message
 from tests.chat import fake_claude as fake
 from tests.chat.requests import ask, ask_url, start_conversation
 from tests.helpers import assert_error
-from tests.knowledge.corpus import add_passages, marker
+from tests.index.corpus import add_passages, marker
 from tests.websockets import open_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_db_connections")]

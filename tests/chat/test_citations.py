@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from apps.chat.citations import Source, validate_citations
-from apps.knowledge.models import Passage
+from apps.index.models import Passage
 
 
 def source(n: int, text: str, **fields: object) -> Source:

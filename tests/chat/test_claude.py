@@ -15,7 +15,7 @@ from apps.chat.models import AIUsage, Message
 from apps.core.breaker import claude_breaker
 from tests.chat import fake_claude as fake
 from tests.chat.requests import ask, start_conversation
-from tests.knowledge.corpus import add_passages, marker
+from tests.index.corpus import add_passages, marker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

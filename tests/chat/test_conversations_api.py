@@ -15,7 +15,7 @@ from apps.core.models import AuditEvent
 from tests.chat import fake_claude as fake
 from tests.chat.requests import CONVERSATIONS_URL as CONVERSATIONS
 from tests.helpers import assert_error, bearer
-from tests.knowledge.corpus import add_passages, marker
+from tests.index.corpus import add_passages, marker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from apps.knowledge.models import Passage
+from apps.index.models import Passage
 from tests.chat import fake_claude as fake
 from tests.chat.requests import ask, start_conversation
-from tests.knowledge.corpus import add_passages, marker
+from tests.index.corpus import add_passages, marker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TITLES = ("Public sermon", "Shared sermon", "Members note")

@@ -17,7 +17,7 @@ from apps.chat.services import conversation_create
 from apps.users.models import User
 from apps.users.services import user_update
 from tests.chat import fake_claude as fake
-from tests.knowledge.corpus import add_passages, marker
+from tests.index.corpus import add_passages, marker
 from tests.users.factories import UserFactory
 from tests.websockets import closed_with as socket_closed_with
 from tests.websockets import open_socket as open_user_socket

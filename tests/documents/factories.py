@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from apps.documents import storage
 from apps.documents.models import Document, DocumentAccess, DocumentNote
-from apps.knowledge.models import Passage
+from apps.index.models import Passage
 from tests.users.factories import UserFactory
 
 _UNSET: Any = object()

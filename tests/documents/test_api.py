@@ -16,7 +16,7 @@ from apps.core.models import AuditEvent
 from apps.documents import storage
 from apps.documents.models import Document, DocumentAccess, DocumentNote
 from apps.documents.tasks import ingest_document_task
-from apps.knowledge.models import Passage
+from apps.index.models import Passage
 from apps.users.models import User
 from tests.documents.factories import (
     DOCUMENTS_URL,

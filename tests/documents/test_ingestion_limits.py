@@ -14,7 +14,7 @@ from apps.core.models import AuditEvent
 from apps.documents import chunking, pipeline
 from apps.documents.models import Document
 from apps.documents.tasks import ingest_document_task
-from apps.knowledge.models import Passage
+from apps.index.models import Passage
 from tests.documents import files
 from tests.documents.factories import (
     DOCUMENTS_URL,

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from apps.documents import pipeline, services, storage
 from apps.documents.models import Document
-from apps.knowledge.models import EMBEDDING_DIMENSIONS, Passage
+from apps.index.models import EMBEDDING_DIMENSIONS, Passage
 from tests.documents import files
 
 pytestmark = pytest.mark.django_db

@@ -21,6 +21,7 @@ from apps.documents.models import Document, DocumentAccess
 from apps.users.models import User
 from tests.documents import files
 from tests.documents.factories import DocumentFactory
+from tests.events import assert_event
 from tests.helpers import bearer
 from tests.users.factories import UserFactory
 
@@ -74,7 +75,7 @@ class Frames:
         if frame.startswith(":"):
             return "comment", frame[1:].strip()
         fields = dict(line.split(": ", 1) for line in frame.splitlines())
-        return fields["event"], json.loads(fields["data"])
+        return fields["event"], assert_event(json.loads(fields["data"]))
 
     async def until(self, event: str, limit: int = 200, timeout: float = FRAME_TIMEOUT) -> list[tuple[str, Any]]:
         """Frames up to and including the first `event`."""
@@ -109,7 +110,7 @@ async def open_stream(user: User, document: Document, **headers: str) -> tuple[A
     return response, Frames(response.streaming_content)  # type: ignore[attr-defined]  # stubs: not on streaming
 
 
-async def broadcast(document: Document, event: dict[str, Any]) -> None:
+async def broadcast(document: Document, event: Any) -> None:
     """From another task, as a worker would: realtime.broadcast is synchronous."""
     await asyncio.create_task(sync_to_async(realtime.broadcast)(document.pk, event))
 

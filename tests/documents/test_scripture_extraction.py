@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from apps.knowledge import scripture
-from apps.knowledge.scripture import ScriptureParseError, find_references, parse_references, verse_text
+from apps.bible import scripture
+from apps.bible.scripture import ScriptureParseError, find_references, parse_references, verse_text
 
 
 def canonical(references: list[scripture.ScriptureReference]) -> list[str]:

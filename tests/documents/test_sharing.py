@@ -11,7 +11,7 @@ import pytest
 from apps.core.models import AuditEvent
 from apps.documents import pipeline, storage
 from apps.documents.models import Document, DocumentAccess, DocumentNote
-from apps.knowledge.models import Passage
+from apps.index.models import Passage
 from apps.users.models import User
 from tests.documents.factories import (
     CompletedDocumentFactory,

@@ -3,7 +3,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.documents import pipeline
 from apps.documents.models import Document
-from apps.knowledge.models import Passage
+from apps.index.models import Passage
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,9 @@ from playwright.sync_api import FilePayload, Frame, Page, WebSocketRoute, expect
 
 from apps.documents import pipeline
 from apps.documents.models import Document
-from apps.knowledge.models import Passage
+from apps.index.models import Passage
 from tests.documents.factories import DocumentFactory
-from tests.knowledge.corpus import add_passages, marker
+from tests.index.corpus import add_passages, marker
 from tests.users.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

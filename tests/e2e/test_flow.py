@@ -15,14 +15,14 @@ from django.conf import settings
 from playwright.sync_api import Frame, Page, expect
 from pythonbible import Book
 
-from apps.knowledge.bible import bible_load
-from apps.knowledge.embeddings import model_name
-from apps.knowledge.models import Passage
+from apps.bible.translations import bible_load
+from apps.index.embeddings import model_name
+from apps.index.models import Passage
 from apps.users.models import User
 from tests.chat import fake_claude as fake
 from tests.documents.files import pdf_bytes
 from tests.e2e.conftest import DESKTOP, PHONE, Session
-from tests.knowledge.corpus import marker
+from tests.index.corpus import marker
 from tests.knowledge.factories import ApprovedEntryFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

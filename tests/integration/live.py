@@ -20,6 +20,8 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.events import assert_event
+
 TIMEOUT = 10.0
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -143,7 +145,7 @@ class LiveSocket:
             self.close_code = value
             raise AssertionError(f"the socket closed with {value} instead of sending a frame")
         assert isinstance(value, str), f"a binary frame from the server: {value!r}"
-        return json.loads(value)
+        return assert_event(json.loads(value))
 
     async def next_of(self, kind: str, limit: int = 100, timeout: float = TIMEOUT) -> dict[str, Any]:
         """The next event of type `kind`, skipping others."""
@@ -211,7 +213,7 @@ class SSE:
         if lines[0].startswith(":"):
             return "comment", lines[0][1:].strip()
         fields = dict(line.split(": ", 1) for line in lines)
-        return fields["event"], json.loads(fields["data"])
+        return fields["event"], assert_event(json.loads(fields["data"]))
 
     def until(self, event: str, limit: int = 500) -> list[tuple[str, Any]]:
         seen = []

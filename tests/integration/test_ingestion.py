@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.documents import storage
 from apps.documents.models import Document
-from apps.knowledge.models import Passage
+from apps.index.models import Passage
 from tests.documents import files
 from tests.integration.conftest import subprocess_env
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from pythonbible import Book
 
-from apps.knowledge.bible import bible_load, translation_source_id
-from apps.knowledge.embeddings import model_name
-from apps.knowledge.models import Passage
-from apps.knowledge.tasks import embed_pending_bible_task
-from tests.knowledge.corpus import marker
+from apps.bible.tasks import embed_pending_bible_task
+from apps.bible.translations import bible_load, translation_source_id
+from apps.index.embeddings import model_name
+from apps.index.models import Passage
+from tests.index.corpus import marker
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 TIMEOUT = 90  # the worker loads the embedding model on its first task

@@ -19,9 +19,9 @@ from apps.users.models import User
 from apps.users.services import user_suspend, user_update
 from tests.chat import fake_claude as fake
 from tests.documents.factories import DocumentFactory
+from tests.index.corpus import add_passages, marker
 from tests.integration.conftest import LIVE_EVENTS_SOCKETS_PER_USER, LIVE_PROGRESS_STALL_SECONDS, LiveServer
 from tests.integration.live import SSE, LiveSocket, Refused, http_error
-from tests.knowledge.corpus import add_passages, marker
 from tests.users.factories import UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

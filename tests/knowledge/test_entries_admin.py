@@ -10,14 +10,15 @@ from django.contrib.messages import get_messages
 from django.test import Client
 
 from apps.core.models import AuditEvent
-from apps.knowledge.models import KnowledgeEntry, Passage
+from apps.index.models import Passage
+from apps.knowledge.models import KnowledgeEntry
 from apps.users.models import User
 from tests.knowledge.factories import ApprovedEntryFactory, AuthorFactory, EntryFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/knowledge/knowledgeentry/"
-PASSAGES = "/admin/knowledge/passage/"
+PASSAGES = "/admin/index/passage/"
 Status = KnowledgeEntry.Status
 
 

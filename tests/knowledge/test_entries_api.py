@@ -12,7 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.core.models import AuditEvent
-from apps.knowledge.models import KnowledgeEntry, Passage
+from apps.index.models import Passage
+from apps.knowledge.models import KnowledgeEntry
 from apps.knowledge.tasks import index_entry_task
 from apps.users.models import User
 from tests.helpers import assert_error

@@ -9,9 +9,11 @@ import pytest
 
 from apps.core.errors import PermissionDenied, ValidationFailed
 from apps.core.models import AuditEvent
-from apps.knowledge import embeddings, services
-from apps.knowledge.chunking import chunk_words
-from apps.knowledge.models import KnowledgeEntry, Passage
+from apps.index import embeddings
+from apps.index.chunking import chunk_words
+from apps.index.models import Passage
+from apps.knowledge import services
+from apps.knowledge.models import KnowledgeEntry
 from apps.knowledge.tasks import index_entry_task
 from apps.users.models import User
 from tests.knowledge.factories import ApprovedEntryFactory, AuthorFactory, EntryFactory, MemberFactory, StaffFactory

@@ -19,9 +19,11 @@ from rest_framework_simplejwt.tokens import AccessToken
 from apps.core import sockets as registry
 from apps.core.redis import redis_client
 from apps.users.models import User
+from apps.users.realtime import HelloEvent
 from apps.users.services import user_delete, user_set_password, user_suspend, user_update
+from tests.events import assert_event
 from tests.users.factories import UserFactory
-from tests.websockets import closed_with, open_socket
+from tests.websockets import CheckedCommunicator, closed_with, open_socket
 from theo.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,7 +38,7 @@ def _close_db_connections():
 
 
 async def connect(path: str = "/ws/events/", headers: list | None = None) -> tuple[WebsocketCommunicator, dict]:
-    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, *(headers or [])])
+    communicator = CheckedCommunicator(application, path, headers=[ORIGIN, *(headers or [])])
     connected, _ = await communicator.connect()
     assert connected
     return communicator, await communicator.receive_output(timeout=3)
@@ -76,6 +78,7 @@ async def test_approved_user_by_token_is_welcomed():
     communicator, message = await connect(f"/ws/events/?token={AccessToken.for_user(user)}")
     assert message["type"] == "websocket.send"
     hello = json.loads(message["text"])
+    assert_event(hello, HelloEvent)
     assert hello["type"] == "hello"
     assert hello["user"]["id"] == str(user.pk)
     await communicator.send_json_to({"type": "ping"})
@@ -125,6 +128,7 @@ async def test_foreign_origin_is_rejected():
 async def welcomed(user: User) -> WebsocketCommunicator:
     communicator, message = await connect(f"/ws/events/?token={AccessToken.for_user(user)}")
     assert json.loads(message["text"])["type"] == "hello"
+    assert_event(json.loads(message["text"]), HelloEvent)
     return communicator
 
 
