@@ -91,4 +91,5 @@ def test_a_knowledge_entry_and_a_document_chunk_build_the_same_passage(user: Any
     [built] = passages_build([PassageText(stored.text)], vectors=passages_embed([stored.text]))
     assert stored.scripture_references == built.scripture_references == ["Romans 8:29"]
     assert stored.verse_ids == built.verse_ids
-    assert [round(x, 5) for x in stored.embedding] == [round(x, 5) for x in built.embedding]
+    assert built.embedding is not None
+    assert cosine(list(stored.embedding), list(built.embedding)) > 0.9999
