@@ -32,6 +32,11 @@ def _conversations_owned_by(user: Any) -> QuerySet[Conversation]:
     return Conversation.objects.filter(owner=user)
 
 
+def effective_scope(*, user: Any, scope: str) -> str:
+    """Guests chat with the Bible only, whatever they ask for."""
+    return Conversation.Scope.BIBLE if user.is_guest else scope
+
+
 def conversations_of(user: Any) -> QuerySet[Conversation]:
     return (
         _conversations_owned_by(user)
@@ -44,7 +49,9 @@ def conversations_of(user: Any) -> QuerySet[Conversation]:
 def conversation_get_for(*, user: Any, pk: Any, with_messages: bool = False) -> Conversation:
     """`with_messages`: `conversation.messages.all()` is then all its messages, oldest
     first, with their usage (prefetched: one query more, none per message)."""
-    conversations = _conversations_owned_by(user).select_related("persona", "owner")
+    conversations = (
+        _conversations_owned_by(user).select_related("persona", "owner").annotate(message_count=Count("messages"))
+    )
     if with_messages:
         in_order = Message.objects.select_related("usage").order_by("created_at")
         conversations = conversations.prefetch_related(Prefetch("messages", queryset=in_order))

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.chat.models import AIUsage, Conversation, Message, Persona
 from apps.chat.realtime import CitationItem
+from apps.chat.selectors import effective_scope
 from apps.core.errors import NotFound, PermissionDenied, ValidationFailed
 from apps.core.services import audit_record
 from apps.index.models import Passage
@@ -21,11 +22,6 @@ if TYPE_CHECKING:
     from apps.chat.providers import Usage
 
 TITLE_MAX_CHARS = 200
-
-
-def effective_scope(*, user: Any, scope: str) -> str:
-    """Guests chat with the Bible only, whatever they ask for."""
-    return Conversation.Scope.BIBLE if user.is_guest else scope
 
 
 def _check_document(user: Any, document_id: uuid.UUID | str | None) -> None:
