@@ -10,9 +10,6 @@ export TRANSFORMERS_OFFLINE := 1
 TORCH_INDEX_URL ?=
 TORCH_PIN := $(shell grep -m1 '^torch==' requirements.txt)
 TORCH_FIRST := $(if $(TORCH_INDEX_URL),$(PIP) install --quiet --index-url $(TORCH_INDEX_URL) "$(TORCH_PIN)")
-# mypy's Django plugin imports theo.settings; placeholder URLs keep it from starting the
-# embedded PostgreSQL and Redis (nothing connects to them).
-LINT_ENV := DATABASE_URL=postgres://lint@/lint?host=/nonexistent REDIS_URL=redis://127.0.0.1:1/0
 # Browser tests (tests/e2e, the answer renderer) drive this Chromium with Playwright: no download.
 export THEO_CHROMIUM ?= /usr/bin/chromium
 
@@ -44,8 +41,9 @@ bench: $(VENV)/.dev-deps
 lint: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(LINT_ENV) $(VENV)/bin/mypy
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-logo
+	$(VENV)/bin/python .ci/code_shape.py
 
 format: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff format .

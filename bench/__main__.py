@@ -13,6 +13,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "theo.settings")
 
 import django
 
+from apps.core.embedded import ensure_services
+
+ensure_services()  # the embedded PostgreSQL and Redis, before Django is set up
 django.setup()
 
 from bench import chat, ingest, load, retrieval, scale  # noqa: E402

@@ -482,5 +482,8 @@ if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "theo.settings")
     import django
 
+    from apps.core.embedded import ensure_services
+
+    ensure_services()
     django.setup()
     main()

@@ -491,6 +491,9 @@ def _child() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "theo.settings")
     import django
 
+    from apps.core.embedded import ensure_services
+
+    ensure_services()
     django.setup()
     run()
 

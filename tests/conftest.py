@@ -1,5 +1,8 @@
 """Shared fixtures. Tests run on the real embedded PostgreSQL (+pgvector) and Redis; under
-pytest, settings point Theo at Redis databases of its own (settings.TESTING)."""
+pytest, settings point Theo at Redis databases of its own (settings.TESTING).
+
+The test session is an entry point like daphne or a worker: pytest_configure starts (or
+attaches to) the embedded servers before any fixture sets up the test database."""
 
 from __future__ import annotations
 
@@ -17,6 +20,10 @@ from apps.users.models import User
 from tests.helpers import bearer
 from tests.users.factories import UserFactory
 from tests.websockets import close_db_connections, sockets  # noqa: F401 - fixtures for WebSocket tests
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    embedded.ensure_services()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -4,7 +4,10 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from apps.core.embedded import ensure_services
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "theo.settings")
+ensure_services()  # the embedded PostgreSQL and Redis, and generated keys, before Django starts
 # Set up Django before anything imports models (consumers, auth middleware).
 django_asgi_app = get_asgi_application()
 

@@ -6,9 +6,23 @@ import os
 import sys
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, import_modules, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "theo.settings")
+
+
+def _ensure_services(**kwargs: object) -> None:
+    """The embedded PostgreSQL and Redis, and generated keys, for a worker or beat: both send
+    import_modules when they start (loader.init_worker), before they set Django up. Not at
+    import: importing theo (and so this module) must start nothing."""
+    from apps.core.embedded import ensure_services
+
+    ensure_services()
+
+
+# Connected before the app exists, so it runs before the receiver Celery's Django fix-up
+# connects when the app is created (which calls django.setup() and the system checks).
+import_modules.connect(_ensure_services)
 
 app = Celery("theo")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -10,13 +10,14 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import renderers, serializers
+from rest_framework import renderers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.chat import answer, realtime, selectors, services
-from apps.chat.models import Conversation, Persona
+from apps.chat.admission import Admission, question_admit
+from apps.chat.models import Persona
 from apps.chat.serializers import (
     AskSerializer,
     ConversationDetailSerializer,
@@ -25,6 +26,8 @@ from apps.chat.serializers import (
     MessageSerializer,
     PersonaPublicSerializer,
     PersonaSerializer,
+    UsageParams,
+    UsageResponseSerializer,
 )
 from apps.core.errors import TheoError, ValidationFailed
 from apps.core.openapi import errors
@@ -82,24 +85,20 @@ class ConversationListView(APIView):
         return Response(ConversationSerializer(conversation).data, status=201)
 
 
-def _detail(conversation: Conversation) -> dict[str, Any]:
-    conversation.messages_in_order = selectors.conversation_messages(conversation=conversation)  # type: ignore[attr-defined]
-    return ConversationDetailSerializer(conversation).data
-
-
 class ConversationDetailView(APIView):
     @extend_schema(responses=ConversationDetailSerializer, summary="A conversation with all its messages")
     def get(self, request: Request, pk: Any) -> Response:
-        return Response(_detail(selectors.conversation_get_for(user=request.user, pk=pk)))
+        conversation = selectors.conversation_get_for(user=request.user, pk=pk, with_messages=True)
+        return Response(ConversationDetailSerializer(conversation).data)
 
     @extend_schema(request=ConversationWriteSerializer, responses=ConversationDetailSerializer)
     def patch(self, request: Request, pk: Any) -> Response:
-        conversation = selectors.conversation_get_for(user=request.user, pk=pk)
+        conversation = selectors.conversation_get_for(user=request.user, pk=pk, with_messages=True)
         fields = validated(ConversationWriteSerializer, request.data)
         if "persona_id" in fields:
             fields["persona"] = _persona(fields.pop("persona_id"))
         services.conversation_update(conversation=conversation, actor=request.user, **fields)
-        return Response(_detail(conversation))
+        return Response(ConversationDetailSerializer(conversation).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: Any) -> Response:
@@ -108,8 +107,8 @@ class ConversationDetailView(APIView):
         return Response(status=204)
 
 
-async def _sse(request_user: Any, conversation: Conversation, content: str) -> AsyncIterator[bytes]:
-    queue = answer.start_answer(user=request_user, conversation=conversation, content=content, checked=True)
+async def _sse(admission: Admission) -> AsyncIterator[bytes]:
+    queue = answer.start_answer(admission=admission)
     async for event in answer.events_of(queue):
         yield sse_frame(event["type"], event)
 
@@ -124,14 +123,10 @@ class AskView(EventStreamAPIView):
     def post(self, request: Request, pk: Any) -> Any:
         conversation = selectors.conversation_get_for(user=request.user, pk=pk)
         content = validated(AskSerializer, request.data)["content"]
-        question = answer.validate_question(content)
-        answer.check_question_fits(conversation=conversation, question=question)
-        answer.chat_rate_limit(request.user)
+        admission = question_admit(user=request.user, conversation=conversation, content=content)  # 400, 429
         if "text/event-stream" in request.headers.get("Accept", ""):
-            return event_stream_response(_sse(request.user, conversation, question))
-        events = async_to_sync(answer.answer_complete)(
-            user=request.user, conversation=conversation, content=question, checked=True
-        )
+            return event_stream_response(_sse(admission))
+        events = async_to_sync(answer.answer_complete)(admission=admission)
         errors = [event for event in events if event["type"] == "error"]
         done = next((event for event in events if event["type"] == "done"), None)
         if done is None:
@@ -139,42 +134,6 @@ class AskView(EventStreamAPIView):
             raise TheoError(error["message"], code=error["code"])
         message = conversation.messages.select_related("usage").get(pk=done["message_id"])
         return Response(MessageSerializer(message).data, status=201)
-
-
-class UsageParams(serializers.Serializer):
-    period = serializers.ChoiceField(choices=["day", "month"], default="day")
-    days = serializers.IntegerField(min_value=1, max_value=366, default=30)
-
-
-class UsagePeriodSerializer(serializers.Serializer):
-    period = serializers.CharField(help_text="YYYY-MM-DD (day) or YYYY-MM (month)")
-    answers = serializers.IntegerField()
-    input_tokens = serializers.IntegerField()
-    output_tokens = serializers.IntegerField()
-    cache_read_tokens = serializers.IntegerField()
-    cache_write_tokens = serializers.IntegerField()
-    cost_usd = serializers.FloatField()
-
-
-class UsageUserSerializer(UsagePeriodSerializer):
-    period = None  # type: ignore[assignment]  # DRF: None removes an inherited field
-    user_id = serializers.UUIDField()
-    email = serializers.EmailField()
-
-
-class BudgetSerializer(serializers.Serializer):
-    monthly_budget_usd = serializers.FloatField()
-    spent_this_month_usd = serializers.FloatField()
-    remaining_usd = serializers.FloatField()
-
-
-class UsageResponseSerializer(serializers.Serializer):
-    period = serializers.ChoiceField(choices=["day", "month"])
-    since = serializers.DateField()
-    covers = serializers.ChoiceField(choices=["you", "everyone"])
-    budget = BudgetSerializer()
-    results = UsagePeriodSerializer(many=True)
-    users = UsageUserSerializer(many=True, required=False, help_text="Staff only: totals per user")
 
 
 class UsageView(APIView):
@@ -187,7 +146,7 @@ class UsageView(APIView):
         since = timezone.now() - timedelta(days=params["days"] - 1)
         since = since.replace(hour=0, minute=0, second=0, microsecond=0)
         usage = selectors.usage_visible_to(request.user)
-        spent = answer.spent_this_month(request.user)
+        spent = selectors.spent_this_month(user=request.user)
         body: dict[str, Any] = {
             "period": params["period"],
             "since": since.date().isoformat(),

@@ -3,8 +3,9 @@
 In: {"type": "message", "content": "..."} (and {"type": "ping"}: pong). Out: the events of chat.realtime (delta,
 citations, done, error). Only the conversation's owner may connect (others: 4404). At most
 CHAT_SOCKETS_PER_USER sockets per user (4008) and CHAT_SOCKETS_TOTAL in all (4013).
-Each question is asked as the account and conversation are now (reloaded per message: a
-role, budget or scope changed since the socket opened counts). An answer runs in a task
+Each question is admitted (chat.admission) and asked as the account and conversation are
+now (both read per message: a role, budget, persona or scope changed since the socket
+opened counts). An answer runs in a task
 of its own: closing the socket does not stop it, and the answer is saved (the page shows
 it on reload)."""
 
@@ -17,22 +18,31 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from apps.chat import answer, realtime
-from apps.chat.models import Conversation
+from apps.chat.admission import Admission, question_admit, refusal_event
 from apps.chat.selectors import conversation_get_for
-from apps.core.errors import NotFound
+from apps.core.errors import NotFound, TheoError
 from apps.core.realtime import CLOSE_NOT_FOUND
 from apps.users.consumers import ApprovedUserConsumer
 
 
 @database_sync_to_async
-def _conversation(user: Any, conversation_id: Any) -> Conversation | None:
-    """The conversation if `user` owns it, with `user` (as loaded now) as its owner."""
+def _owns(user: Any, conversation_id: Any) -> bool:
+    try:
+        conversation_get_for(user=user, pk=conversation_id)
+    except NotFound:
+        return False
+    return True
+
+
+@database_sync_to_async
+def _admit(user: Any, conversation_id: Any, content: Any) -> Admission | None:
+    """The question admitted in the conversation as it is now; None when `user` no longer
+    has it (deleted since the socket opened). Raises the refusal (TheoError)."""
     try:
         conversation = conversation_get_for(user=user, pk=conversation_id)
     except NotFound:
         return None
-    conversation.owner = user  # the scope rule (guests: Bible only) reads the owner's role
-    return conversation
+    return question_admit(user=user, conversation=conversation, content=content)
 
 
 class ChatConsumer(ApprovedUserConsumer):
@@ -51,7 +61,7 @@ class ChatConsumer(ApprovedUserConsumer):
     async def admit(self) -> int | None:
         self.answering: asyncio.Task | None = None
         self.conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
-        if await _conversation(self.user, self.conversation_id) is None:
+        if not await _owns(self.user, self.conversation_id):
             return CLOSE_NOT_FOUND
         return None
 
@@ -62,11 +72,15 @@ class ChatConsumer(ApprovedUserConsumer):
         if self.answering is not None and not self.answering.done():
             await self.send_json(realtime.error("busy", "Wait for the current answer to finish."))
             return
-        conversation = await _conversation(self.user, self.conversation_id)
-        if conversation is None:  # deleted since the socket opened
+        try:
+            admission = await _admit(self.user, self.conversation_id, content.get("content"))
+        except TheoError as error:  # invalid, too long for the window, or over the rate limit
+            await self.send_json(refusal_event(error))
+            return
+        if admission is None:  # deleted since the socket opened
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        queue = answer.start_answer(user=self.user, conversation=conversation, content=content.get("content"))
+        queue = answer.start_answer(admission=admission)
         self.answering = asyncio.get_running_loop().create_task(self._forward(queue))
 
     async def _forward(self, queue: asyncio.Queue) -> None:

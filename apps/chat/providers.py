@@ -228,42 +228,62 @@ async def claude_stream(
             if final.stop_reason != "tool_use":
                 return
             messages.append(_assistant_turn(final))
-            wrapper = budget.estimate_tokens([{"role": "user", "content": []}])
-            room = input_budget - budget.estimate_tokens(system) - budget.estimate_tokens(messages) - wrapper
-            results = await _tool_results(final, run_tool=run_tool, room=room)
-            turn = {"role": "user", "content": results}
-            if results is not None and not _fits(system, [*messages, turn], input_budget):
-                # JSON escapes made the results larger than their text: fall back to the note.
-                turn["content"] = [{**result, "content": NO_ROOM} for result in results]
-            if results is None or not _fits(system, [*messages, turn], input_budget):
-                logger.warning("chat_context_full", round=round_number, room=room)
+            turn = await _tool_turn(
+                final, system=system, messages=messages, run_tool=run_tool, input_budget=input_budget
+            )
+            if turn is None:
+                logger.warning("chat_context_full", round=round_number, room=_room(system, messages, input_budget))
                 raise ProviderFailed(
-                    "context_full",
-                    "The answer ran out of room in Claude's context window.",
-                    provider_side=False,
+                    "context_full", "The answer ran out of room in Claude's context window.", provider_side=False
                 )
             messages.append(turn)
-    except anthropic.RateLimitError as error:
-        raise ProviderFailed("provider_rate_limited", "Claude is rate limiting Theo right now.") from error
-    except anthropic.APIStatusError as error:
-        raise ProviderFailed(
-            "provider_error",
-            f"Claude answered with an error ({error.status_code}).",
-            provider_side=is_provider_side(error),
-        ) from error
-    except anthropic.APITimeoutError as error:
-        raise ProviderFailed("provider_timeout", "Claude did not answer in time.") from error
-    except anthropic.APIConnectionError as error:
-        raise ProviderFailed("provider_unreachable", "Theo could not reach Claude.") from error
-    except anthropic.APIError as error:  # e.g. a malformed event in the middle of the stream
-        raise ProviderFailed("provider_error", f"Claude stopped with an error: {error}") from error
     except ProviderFailed:
         raise
     except Exception as error:
-        if _is_transport_error(error):
-            raise ProviderFailed("provider_unreachable", "The connection to Claude broke off.") from error
-        logger.exception("chat_stream_failed")
-        raise ProviderFailed("provider_error", "Theo failed while talking to Claude.", provider_side=False) from error
+        raise _provider_failed(error) from error
+
+
+async def _tool_turn(
+    final: Any, *, system: list[dict[str, Any]], messages: list[dict[str, Any]], run_tool: ToolRunner, input_budget: int
+) -> dict[str, Any] | None:
+    """The user turn with the results of `final`'s tool calls, within the room `input_budget`
+    leaves after `system` and `messages`; None when not even the "no room" notes fit."""
+    results = await _tool_results(final, run_tool=run_tool, room=_room(system, messages, input_budget))
+    if results is None:
+        return None
+    turn = {"role": "user", "content": results}
+    if not _fits(system, [*messages, turn], input_budget):
+        # JSON escapes made the results larger than their text: fall back to the note.
+        turn["content"] = [{**result, "content": NO_ROOM} for result in results]
+    return turn if _fits(system, [*messages, turn], input_budget) else None
+
+
+def _room(system: list[dict[str, Any]], messages: list[dict[str, Any]], input_budget: int) -> int:
+    """Estimated tokens left for one more user turn."""
+    wrapper = budget.estimate_tokens([{"role": "user", "content": []}])
+    return input_budget - budget.estimate_tokens(system) - budget.estimate_tokens(messages) - wrapper
+
+
+def _provider_failed(error: Exception) -> ProviderFailed:
+    """What went wrong while talking to Claude, as the client is told it."""
+    if isinstance(error, anthropic.RateLimitError):
+        return ProviderFailed("provider_rate_limited", "Claude is rate limiting Theo right now.")
+    if isinstance(error, anthropic.APIStatusError):
+        return ProviderFailed(
+            "provider_error",
+            f"Claude answered with an error ({error.status_code}).",
+            provider_side=is_provider_side(error),
+        )
+    if isinstance(error, anthropic.APITimeoutError):
+        return ProviderFailed("provider_timeout", "Claude did not answer in time.")
+    if isinstance(error, anthropic.APIConnectionError):
+        return ProviderFailed("provider_unreachable", "Theo could not reach Claude.")
+    if isinstance(error, anthropic.APIError):  # e.g. a malformed event in the middle of the stream
+        return ProviderFailed("provider_error", f"Claude stopped with an error: {error}")
+    if _is_transport_error(error):
+        return ProviderFailed("provider_unreachable", "The connection to Claude broke off.")
+    logger.exception("chat_stream_failed")
+    return ProviderFailed("provider_error", "Theo failed while talking to Claude.", provider_side=False)
 
 
 # --- the offline provider ------------------------------------------------------------------

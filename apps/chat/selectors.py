@@ -4,9 +4,10 @@ included) gets 404, on HTTP and on the WebSocket."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth
 from django.utils import timezone
 
@@ -24,21 +25,37 @@ def personas_for(user: Any) -> QuerySet[Persona]:
     return Persona.objects.all() if getattr(user, "is_staff", False) else personas_active()
 
 
-def conversations_of(user: Any) -> QuerySet[Conversation]:
+def _conversations_owned_by(user: Any) -> QuerySet[Conversation]:
+    """The access rule: a conversation is its owner's alone (staff included)."""
     if not user_is_approved(user):
         return Conversation.objects.none()
+    return Conversation.objects.filter(owner=user)
+
+
+def effective_scope(*, user: Any, scope: str) -> str:
+    """Guests chat with the Bible only, whatever they ask for."""
+    return Conversation.Scope.BIBLE if user.is_guest else scope
+
+
+def conversations_of(user: Any) -> QuerySet[Conversation]:
     return (
-        Conversation.objects.filter(owner=user)
+        _conversations_owned_by(user)
         .select_related("persona")
         .annotate(message_count=Count("messages"))
         .order_by("-updated_at")
     )
 
 
-def conversation_get_for(*, user: Any, pk: Any) -> Conversation:
-    if not user_is_approved(user):
-        raise NotFound("No such conversation.")
-    conversation = Conversation.objects.select_related("persona", "owner").filter(pk=pk, owner=user).first()
+def conversation_get_for(*, user: Any, pk: Any, with_messages: bool = False) -> Conversation:
+    """`with_messages`: `conversation.messages.all()` is then all its messages, oldest
+    first, with their usage (prefetched: one query more, none per message)."""
+    conversations = (
+        _conversations_owned_by(user).select_related("persona", "owner").annotate(message_count=Count("messages"))
+    )
+    if with_messages:
+        in_order = Message.objects.select_related("usage").order_by("created_at")
+        conversations = conversations.prefetch_related(Prefetch("messages", queryset=in_order))
+    conversation = conversations.filter(pk=pk).first()
     if conversation is None:
         raise NotFound("No such conversation.")
     return conversation
@@ -57,6 +74,21 @@ def recent_messages(*, conversation: Conversation, limit: int) -> list[Message]:
 # --- AI usage -----------------------------------------------------------------------------
 
 USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    now = now or timezone.now()
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def spent_this_month(*, user: Any) -> Decimal:
+    """What `user`'s answers cost since the first of this month (USD)."""
+    total = AIUsage.objects.filter(user=user, created_at__gte=month_start()).aggregate(total=Sum("cost_usd"))["total"]
+    return total or Decimal("0")
+
+
+def over_budget(*, user: Any) -> bool:
+    return spent_this_month(user=user) >= user.monthly_budget_usd
 
 
 def usage_visible_to(user: Any) -> QuerySet[AIUsage]:

@@ -72,7 +72,7 @@ class ConversationSerializer(serializers.ModelSerializer):
 
 
 class ConversationDetailSerializer(ConversationSerializer):
-    messages = MessageSerializer(many=True, source="messages_in_order")
+    messages = MessageSerializer(many=True)  # conversation_get_for(with_messages=True): in order, prefetched
 
     class Meta(ConversationSerializer.Meta):
         fields = [*ConversationSerializer.Meta.fields, "messages"]
@@ -87,3 +87,42 @@ class ConversationWriteSerializer(serializers.Serializer):
 
 class AskSerializer(serializers.Serializer):
     content = serializers.CharField(trim_whitespace=False, allow_blank=True)
+
+
+# --- AI usage (GET /api/v1/usage/) ---------------------------------------------------------
+
+
+class UsageParams(serializers.Serializer):
+    period = serializers.ChoiceField(choices=["day", "month"], default="day")
+    days = serializers.IntegerField(min_value=1, max_value=366, default=30)
+
+
+class UsagePeriodSerializer(serializers.Serializer):
+    period = serializers.CharField(help_text="YYYY-MM-DD (day) or YYYY-MM (month)")
+    answers = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cache_read_tokens = serializers.IntegerField()
+    cache_write_tokens = serializers.IntegerField()
+    cost_usd = serializers.FloatField()
+
+
+class UsageUserSerializer(UsagePeriodSerializer):
+    period = None  # type: ignore[assignment]  # DRF: None removes an inherited field
+    user_id = serializers.UUIDField()
+    email = serializers.EmailField()
+
+
+class BudgetSerializer(serializers.Serializer):
+    monthly_budget_usd = serializers.FloatField()
+    spent_this_month_usd = serializers.FloatField()
+    remaining_usd = serializers.FloatField()
+
+
+class UsageResponseSerializer(serializers.Serializer):
+    period = serializers.ChoiceField(choices=["day", "month"])
+    since = serializers.DateField()
+    covers = serializers.ChoiceField(choices=["you", "everyone"])
+    budget = BudgetSerializer()
+    results = UsagePeriodSerializer(many=True)
+    users = UsageUserSerializer(many=True, required=False, help_text="Staff only: totals per user")

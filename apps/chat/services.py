@@ -1,24 +1,27 @@
-"""Writes of chat data: conversations, personas. The answer pipeline is chat.answer."""
+"""Writes of chat data: conversations, personas, and the pipeline's two writes (the question
+with the conversation's title, the answer with its usage). The pipeline is chat.answer."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.utils import timezone
 
-from apps.chat.models import Conversation, Persona
+from apps.chat.models import AIUsage, Conversation, Message, Persona
+from apps.chat.realtime import CitationItem
+from apps.chat.selectors import effective_scope
 from apps.core.errors import NotFound, PermissionDenied, ValidationFailed
 from apps.core.services import audit_record
 from apps.index.models import Passage
 from apps.index.selectors import visible_passages
 
+if TYPE_CHECKING:
+    from apps.chat.providers import Usage
+
 TITLE_MAX_CHARS = 200
-
-
-def effective_scope(*, user: Any, scope: str) -> str:
-    """Guests chat with the Bible only, whatever they ask for."""
-    return Conversation.Scope.BIBLE if user.is_guest else scope
 
 
 def _check_document(user: Any, document_id: uuid.UUID | str | None) -> None:
@@ -82,12 +85,71 @@ def conversation_update(*, conversation: Conversation, actor: Any, **changes: An
     return conversation
 
 
-def conversation_title_from(*, conversation: Conversation, question: str) -> None:
-    """An untitled conversation is named after its first question."""
-    if not conversation.title:
-        words = " ".join(question.split())
-        conversation.title = words if len(words) <= 80 else words[:80].rsplit(" ", 1)[0] + "…"
-        conversation.save(update_fields=["title", "updated_at"])
+def title_from(question: str) -> str:
+    words = " ".join(question.split())
+    return words if len(words) <= 80 else words[:80].rsplit(" ", 1)[0] + "…"
+
+
+def question_record(*, conversation_id: Any, question: str) -> tuple[Conversation, Message]:
+    """Save the question in its conversation, read (and locked) afresh here: the answer then
+    uses the persona and scope the conversation has now, and an untitled conversation is
+    named after this question only if its row is still untitled (a rename, or another
+    question's title, committed since the caller loaded it is kept)."""
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("persona", "owner")
+            .filter(pk=conversation_id)
+            .first()
+        )
+        if conversation is None:
+            raise NotFound("No such conversation (deleted meanwhile?).")
+        message = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
+        fields = ["updated_at"]
+        if not conversation.title:
+            conversation.title = title_from(question)
+            fields.append("title")
+        conversation.save(update_fields=fields)
+    return conversation, message
+
+
+def answer_record(
+    *,
+    conversation: Conversation,
+    user: Any,
+    text: str,
+    citations: list[CitationItem],
+    model: str,
+    usage: Usage,
+    cost: Decimal,
+    degraded: bool,
+    failed_code: str = "",
+) -> Message:
+    """The answer (complete, or failed with what came) and its usage, in one transaction."""
+    with transaction.atomic():
+        message = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            content=text,
+            citations=citations,
+            degraded=degraded,
+            status=Message.Status.FAILED if failed_code else Message.Status.COMPLETE,
+            error_code=failed_code,
+            model=model,
+        )
+        AIUsage.objects.create(
+            user=user,
+            message=message,
+            model=model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            cost_usd=cost,
+            degraded=degraded,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    return message
 
 
 def conversation_delete(*, conversation: Conversation, actor: Any) -> None:

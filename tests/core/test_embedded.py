@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-import theo.settings as settings_module
+import theo.settings_services as settings_module
 from apps.core import embedded
 from apps.core.secrets import load_or_create_secret
 

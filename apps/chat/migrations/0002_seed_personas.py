@@ -2,16 +2,21 @@
 
 from django.db import migrations
 
-from apps.chat.personas import DEFAULT_PERSONAS, seed_default_personas
+from apps.chat.personas import DEFAULT_PERSONAS
 
 
 def seed(apps, schema_editor):
-    seed_default_personas(apps.get_model("chat", "Persona"))
+    # In the database being migrated (`migrate --database`), not the default one; as
+    # apps.chat.personas.seed_default_personas: create what is missing, overwrite nothing.
+    personas = apps.get_model("chat", "Persona").objects.using(schema_editor.connection.alias)
+    for persona in DEFAULT_PERSONAS:
+        personas.get_or_create(name=persona["name"], defaults=persona)
 
 
 def unseed(apps, schema_editor):
     names = [persona["name"] for persona in DEFAULT_PERSONAS]
-    apps.get_model("chat", "Persona").objects.filter(name__in=names).delete()
+    personas = apps.get_model("chat", "Persona").objects.using(schema_editor.connection.alias)
+    personas.filter(name__in=names).delete()
 
 
 class Migration(migrations.Migration):

@@ -11,16 +11,21 @@ import uuid
 from django.db import migrations, models
 
 
-def content_type_to_index(apps, schema_editor):
+def _move_content_type(apps, schema_editor, *, source, destination):
+    """The passage content type changes app (same id: admin history and permissions follow),
+    in the database being migrated, unless the destination already has one."""
     ContentType = apps.get_model("contenttypes", "ContentType")
-    if not ContentType.objects.filter(app_label="index", model="passage").exists():
-        ContentType.objects.filter(app_label="knowledge", model="passage").update(app_label="index")
+    content_types = ContentType.objects.using(schema_editor.connection.alias)
+    if not content_types.filter(app_label=destination, model="passage").exists():
+        content_types.filter(app_label=source, model="passage").update(app_label=destination)
+
+
+def content_type_to_index(apps, schema_editor):
+    _move_content_type(apps, schema_editor, source="knowledge", destination="index")
 
 
 def content_type_to_knowledge(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    if not ContentType.objects.filter(app_label="knowledge", model="passage").exists():
-        ContentType.objects.filter(app_label="index", model="passage").update(app_label="knowledge")
+    _move_content_type(apps, schema_editor, source="index", destination="knowledge")
 
 
 class Migration(migrations.Migration):

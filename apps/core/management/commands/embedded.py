@@ -21,8 +21,15 @@ class Command(BaseCommand):
             stopped = embedded.stop_all(settings.DATA_DIR)
             self.stdout.write(f"Stopped: {', '.join(stopped) or 'nothing was running'}.")
             return
+        # This command starts nothing (manage.py skips it): it tells what runs.
+        running = embedded.running(settings.DATA_DIR)
         self.stdout.write(f"data dir:  {settings.DATA_DIR}")
-        self.stdout.write(
-            f"database:  {'embedded' if settings.EMBEDDED_DATABASE else 'external'} {settings.DATABASE_URL}"
-        )
-        self.stdout.write(f"redis:     {'embedded' if settings.EMBEDDED_REDIS else 'external'} {settings.REDIS_URL}")
+        database = _state(settings.EMBEDDED_DATABASE, "postgres" in running)
+        self.stdout.write(f"database:  {database} {settings.DATABASE_URL}")
+        self.stdout.write(f"redis:     {_state(settings.EMBEDDED_REDIS, 'redis' in running)} {settings.REDIS_URL}")
+
+
+def _state(is_embedded: bool, is_running: bool) -> str:
+    if not is_embedded:
+        return "external"
+    return "embedded (running)" if is_running else "embedded (stopped)"
