@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.core.errors import ValidationFailed
+from apps.core.errors import ValidationFailed, check_choice
 from apps.core.models import AuditEvent
 
 
@@ -15,6 +15,14 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
     if not serializer.is_valid():
         raise ValidationFailed(details=serializer.errors)
     return serializer.validated_data
+
+
+def query_choice(request: Any, name: str, choices: list[str]) -> str | None:
+    """The query parameter `name` if given (ValidationFailed unless it is one of `choices`), else None."""
+    value = request.query_params.get(name) or None
+    if value is not None:
+        check_choice(name, value, choices)
+    return value
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

@@ -17,10 +17,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.errors import TheoError, check_choice
+from apps.core.errors import TheoError
 from apps.core.openapi import errors
 from apps.core.pagination import StandardPagination, paginated
-from apps.core.serializers import validated
+from apps.core.serializers import query_choice, validated
 from apps.core.streaming import EventStreamAPIView, EventStreamRenderer, event_stream_response
 from apps.documents import selectors, services, storage, uploads
 from apps.documents.models import Document
@@ -67,15 +67,13 @@ class DocumentListView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("status", str, enum=["queued", "processing", "completed", "failed"]),
+            OpenApiParameter("status", str, enum=Document.Status.values),
             OpenApiParameter("q", str, description="Part of the title or file name"),
         ],
         responses=DocumentSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        status_filter = request.query_params.get("status")
-        if status_filter:
-            check_choice("status", status_filter, Document.Status.values)
+        status_filter = query_choice(request, "status", Document.Status.values)
         documents = selectors.documents_list(user=request.user, status=status_filter, q=request.query_params.get("q"))
         return paginated(request, self, documents, DocumentSerializer)
 

@@ -14,9 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.errors import check_choice
 from apps.core.pagination import StandardPagination, paginated
-from apps.core.serializers import validated
+from apps.core.serializers import query_choice, validated
 from apps.knowledge import selectors, services
 from apps.knowledge.models import KnowledgeEntry
 from apps.knowledge.selectors import entry_get_for
@@ -44,9 +43,7 @@ class EntryListView(APIView):
         responses=EntrySerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        status_filter = request.query_params.get("status")
-        if status_filter:
-            check_choice("status", status_filter, KnowledgeEntry.Status.values)
+        status_filter = query_choice(request, "status", KnowledgeEntry.Status.values)
         entries = selectors.entries_list(
             user=request.user,
             tag=request.query_params.get("tag"),

@@ -112,8 +112,8 @@ class AdminUserListView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("status", str, enum=["pending", "approved", "denied", "suspended"]),
-            OpenApiParameter("role", str, enum=["admin", "power", "user", "guest"]),
+            OpenApiParameter("status", str, enum=User.Status.values),
+            OpenApiParameter("role", str, enum=User.Role.values),
             OpenApiParameter("q", str, description="Part of an e-mail address or display name"),
         ],
         responses=AdminUserSerializer(many=True),
@@ -127,9 +127,9 @@ class AdminUserListView(APIView):
         return paginated(request, self, users, AdminUserSerializer)
 
 
+# Staff act on one account; the answer is the account as staff see it. (A comment, not a
+# docstring: drf-spectacular would make a docstring every subclass's operation description.)
 class StaffUserView(APIView):
-    """Staff act on one account; the answer is the account as staff see it."""
-
     permission_classes = [IsStaff]
 
     def change(
