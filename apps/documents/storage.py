@@ -27,9 +27,13 @@ def store(source: Path, document: Document) -> Path:
     target = path_for(document)
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     partial = target.with_suffix(".partial")
-    shutil.copyfile(source, partial)
-    os.chmod(partial, 0o600)
-    os.replace(partial, target)  # atomic: a reader never sees half a file
+    try:
+        shutil.copyfile(source, partial)
+        os.chmod(partial, 0o600)
+        os.replace(partial, target)  # atomic: a reader never sees half a file
+    except BaseException:  # a full disk, say: no half-copied file stays behind
+        partial.unlink(missing_ok=True)
+        raise
     return target
 
 

@@ -296,6 +296,19 @@ def test_a_database_error_inside_the_upload_transaction_leaves_no_stored_file(
     assert stored_files(documents_dir) == []
 
 
+def test_a_failure_while_storing_the_file_leaves_no_partial_copy(client_for, reader, documents_dir, monkeypatch):
+    def disk_full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("apps.documents.storage.os.replace", disk_full)
+
+    response = upload(client_for(reader), files.text_bytes(1), "full.txt")
+
+    assert response.status_code == 500
+    assert not Document.objects.filter(owner=reader).exists()
+    assert stored_files(documents_dir) == []
+
+
 def test_guests_cannot_upload(client_for, documents_dir):
     guest = ReaderFactory(role=User.Role.GUEST)
     response = upload(client_for(guest), files.text_bytes(1), "notes.txt")
