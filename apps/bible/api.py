@@ -48,7 +48,7 @@ class ScriptureParams(serializers.Serializer):
 
 def search_rate_limit(user: Any) -> None:
     enforce_rate_limit(
-        scope="search", key=f"user:{user.pk}", message="You have searched 60 times this minute; wait a moment."
+        scope="search", key=f"user:{user.pk}", message="You have searched {count} times {period}; wait a moment."
     )
 
 

@@ -72,5 +72,5 @@ def check_question_fits(*, conversation: Conversation, question: str) -> None:
 
 def chat_rate_limit(*, user: Any) -> None:
     enforce_rate_limit(
-        scope="chat", key=f"user:{user.pk}", message="You have sent 10 messages this minute; wait a moment."
+        scope="chat", key=f"user:{user.pk}", message="You have sent {count} messages {period}; wait a moment."
     )

@@ -143,3 +143,11 @@ def test_page_shows_bible_indexing_progress(client: Any, user: Any) -> None:
 def test_pages_need_sign_in(client: Any) -> None:
     assert client.get("/search/").status_code == 302
     assert client.get("/scripture/?ref=John+3:16").status_code == 302
+
+
+def test_the_search_refusal_names_the_configured_rate(client_for: Any, user: Any, settings: Any) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "search": "1/h"}
+    client = client_for(user)
+    client.get(URL, {"q": "grace"})
+    error = assert_error(client.get(URL, {"q": "grace"}), 429, "rate_limited")
+    assert error["message"] == "You have searched 1 times this hour; wait a moment."

@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from apps.chat.admission import chat_rate_limit
 from apps.chat.models import Conversation, Message
 from apps.chat.services import conversation_create
+from apps.core.errors import RateLimited
 from tests.helpers import assert_error
 from tests.websockets import open_socket
 
@@ -110,3 +111,13 @@ def test_a_refused_question_does_not_count_toward_the_rate_limit(
     assert client.post(url, {"content": "Why grace?"}, format="json").status_code == 201
     assert_error(client.post(url, {"content": "And faith?"}, format="json"), 429, "rate_limited")
     assert len(claude_settings.requests) == 1
+
+
+def test_the_chat_refusal_names_the_configured_rate(settings: Any, make_user: Any) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "chat": "3/h"}
+    user = make_user()
+    for _ in range(3):
+        chat_rate_limit(user=user)
+    with pytest.raises(RateLimited) as refused:
+        chat_rate_limit(user=user)
+    assert refused.value.message == "You have sent 3 messages this hour; wait a moment."
