@@ -8,6 +8,8 @@ import sys
 from celery import Celery
 from celery.signals import beat_init, import_modules, worker_init
 
+from apps.core import health
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "theo.settings")
 
 
@@ -27,6 +29,7 @@ import_modules.connect(_ensure_services)
 app = Celery("theo")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+health.celery_app_register(app)  # /health pings this app's workers
 
 
 @worker_init.connect

@@ -93,11 +93,20 @@ CELERY_PING_CACHE_KEY = "health:celery-ping"
 CELERY_PING_CACHE_SECONDS = 5
 
 
+_celery_app: Any = None  # given by the project (theo/celery.py): core imports no project code
+
+
+def celery_app_register(app: Any) -> None:
+    """The Celery application whose workers the celery check pings."""
+    global _celery_app
+    _celery_app = app
+
+
 def check_celery_worker() -> CheckResult | None:
     """Pings the workers at most once per CELERY_PING_CACHE_SECONDS (shared through the
     Redis cache), so that a stream of anonymous /health requests never floods the broker."""
-    from celery import current_app as app  # theo.celery's app; apps never import the project package
-
+    if _celery_app is None:
+        return CheckResult(FAIL, detail="No Celery application was registered (theo.celery).")
     cache = caches["default"]
     try:
         cached = cache.get(CELERY_PING_CACHE_KEY)
@@ -106,7 +115,7 @@ def check_celery_worker() -> CheckResult | None:
     if cached is not None:
         return CheckResult(cached["status"], detail=cached["detail"], extra={"cached": True})
     # limit=1: return as soon as one worker answers instead of waiting out the timeout.
-    replies = app.control.ping(timeout=1.0, limit=1)
+    replies = _celery_app.control.ping(timeout=1.0, limit=1)
     result = CheckResult(OK) if replies else CheckResult(FAIL, detail="No Celery worker answered within 1 s.")
     with contextlib.suppress(Exception):
         cache.set(CELERY_PING_CACHE_KEY, {"status": result.status, "detail": result.detail}, CELERY_PING_CACHE_SECONDS)

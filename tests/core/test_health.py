@@ -236,3 +236,11 @@ def test_celery_is_pinged_at_most_once_per_few_seconds(client, monkeypatch):
     cache.delete(health.CELERY_PING_CACHE_KEY)  # as if the few seconds had passed
     client.get("/health/ready", REMOTE_ADDR=REMOTE)
     assert len(pings) == 2
+
+
+def test_the_celery_check_pings_the_app_the_project_registered():
+    """core imports no project code: theo/celery.py hands its app to the health checks."""
+    from apps.core import health
+    from theo.celery import app
+
+    assert health._celery_app is app
