@@ -25,7 +25,8 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
 COPY --chown=theo:theo . .
 
 # Static files are collected at build time (whitenoise serves them). The URLs below are
-# placeholders so that settings do not start the embedded services; nothing connects.
+# placeholders so that manage.py (apps.core.embedded.ensure_services) starts no embedded
+# service; nothing connects.
 RUN DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
     SECRET_KEY=build-only THEO_JWT_SIGNING_KEY=build-only-jwt DEBUG=true \
     python manage.py collectstatic --noinput \
