@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class BibleConfig(AppConfig):
     name = "apps.bible"
     label = "bible"
+    verbose_name = "Bible"
 
     def ready(self) -> None:
         from apps.bible.scripture import find_references

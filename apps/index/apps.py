@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class IndexConfig(AppConfig):
     name = "apps.index"
     label = "index"
+    verbose_name = "Passage index"
 
     def ready(self) -> None:
         from apps.core.health import register_check
