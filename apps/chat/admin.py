@@ -7,6 +7,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest
 
 from apps.chat.models import AIUsage, Conversation, Persona
+from apps.core.admin_actions import ViewOnlyAdmin
 from apps.core.services import audit_record
 
 
@@ -25,7 +26,7 @@ class PersonaAdmin(admin.ModelAdmin):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(ViewOnlyAdmin):
     """Who chats, with which persona and scope, how much: never what. Titles (the first
     question) and messages are their owner's alone and are not shown here at all, so there
     is nothing to audit; a staff member reads a conversation only if its owner shows it."""
@@ -44,15 +45,9 @@ class ConversationAdmin(admin.ModelAdmin):
     def messages(self, conversation: Conversation) -> int:
         return conversation.message_total  # type: ignore[attr-defined]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(AIUsage)
-class AIUsageAdmin(admin.ModelAdmin):
+class AIUsageAdmin(ViewOnlyAdmin):
     """Every answer's tokens and cost; the totals of the filtered rows head the list."""
 
     list_display = [
@@ -71,12 +66,6 @@ class AIUsageAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in AIUsage._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         response: Any = super().changelist_view(request, extra_context)  # a TemplateResponse when it lists

@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from apps.core.admin_actions import ViewOnlyAdmin
 from apps.index.models import Passage
 
 
 @admin.register(Passage)
-class PassageAdmin(admin.ModelAdmin):
+class PassageAdmin(ViewOnlyAdmin):
     """What the index holds, for staff to inspect; sources keep it current, never the admin."""
 
     list_display = ["title", "source_kind", "reference", "page_start", "translation", "embedding_model"]
@@ -35,12 +36,6 @@ class PassageAdmin(admin.ModelAdmin):
         "created_at",
     ]
     fields = [*readonly_fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Passage | None = None) -> bool:
-        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Passage | None = None) -> bool:
         return False
