@@ -69,11 +69,13 @@ def make_corpus(path: Path, pages: int = PAGES) -> None:
     pdf.output(str(path))
 
 
-def time_pipeline(source: Path, owner: User) -> float:
+def ingest_pdf(source: Path, owner: User, *, title: str) -> tuple[Document, float]:
+    """Store the PDF as `owner`'s document and run the whole pipeline on it, here and now;
+    returns the document and the seconds the pipeline took."""
     document = Document(
         id=uuid.uuid4(),
         owner=owner,
-        title="Benchmark corpus",
+        title=title,
         file_type=Document.FileType.PDF,
         original_filename=source.name,
         size_bytes=source.stat().st_size,
@@ -81,18 +83,25 @@ def time_pipeline(source: Path, owner: User) -> float:
     )
     storage.store(source, document)
     document.save(force_insert=True)
-    try:
-        started = time.perf_counter()
-        pipeline.run(document_id=str(document.pk))
-        elapsed = time.perf_counter() - started
-        document.refresh_from_db()
-        assert document.status == Document.Status.COMPLETED, document.failure_reason
-        return elapsed
-    finally:
-        from apps.documents.services import document_delete
+    started = time.perf_counter()
+    pipeline.run(document_id=str(document.pk))
+    elapsed = time.perf_counter() - started
+    document.refresh_from_db()
+    assert document.status == Document.Status.COMPLETED, document.failure_reason
+    return document, elapsed
 
-        with transaction.atomic():
-            document_delete(document=Document.objects.get(pk=document.pk), actor=owner)
+
+def delete_document(document: Document, owner: User) -> None:
+    from apps.documents.services import document_delete
+
+    with transaction.atomic():
+        document_delete(document=Document.objects.get(pk=document.pk), actor=owner)
+
+
+def time_pipeline(source: Path, owner: User) -> float:
+    document, elapsed = ingest_pdf(source, owner, title="Benchmark corpus")
+    delete_document(document, owner)
+    return elapsed
 
 
 def time_raw_encode(texts: list[str]) -> float:

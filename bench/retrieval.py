@@ -1,44 +1,42 @@
-"""Retrieval quality on the shared evaluation set: plain-words paraphrases of Bible verses
-(`scripture_queries.jsonl`) searched with scope=bible, scored by recall@10 (a query hits
-when any expected verse is among the first 10) and MRR, for vector-only, text-only and
-hybrid search side by side.
+"""Retrieval quality and search latency on the development sets (bench/eval_sets.py).
+
+`make bench BENCH=retrieval` prints, for every set and both halves (test first: that is
+the figure to report), each single ranking beside the fused result; then follow-up
+questions retrieved alone, joined with the turn before, and as a standalone rewrite; then
+a book rendered to PDF pages and ingested, searched in "documents" and in "all" scope;
+then the latency of each part of a search.
 
 The Bibles must be loaded and embedded: the first run does it here (several minutes),
-later runs reuse them. THEO_EVAL_FILE points at another evaluation file."""
+later runs reuse them."""
 
 from __future__ import annotations
 
-import json
-import os
+import functools
+import subprocess
+import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.management import call_command
 
 from apps.bible.translations import bible_status
-from apps.index.search import REFERENCE, TEXT, VECTOR, passages_search
+from apps.index import search
+from apps.index.embeddings import embed_texts
+from apps.index.references import references_find
+from apps.index.search import METHODS, TEXT, VECTOR, passages_search
+from apps.index.selectors import visible_passages
 from apps.users.models import User
+from bench import eval_sets
+from bench.eval_sets import SPLITS, K, first_rank, halves, scored
+from bench.ingest import delete_document, ingest_pdf
 
-EVAL_FILE = Path(
-    os.environ.get("THEO_EVAL_FILE", settings.BASE_DIR.parent / "shared" / "eval" / "scripture_queries.jsonl")
-)
-K = 10
-MODES = {"vector": [VECTOR], "text": [TEXT], "hybrid": [VECTOR, TEXT, REFERENCE]}
-
-
-@dataclass
-class Scores:
-    recall: float
-    mrr: float
-    seconds_per_query: float
-
-
-def load_queries(path: Path = EVAL_FILE) -> list[dict]:
-    with path.open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+T = TypeVar("T")
+MODES = {"vector": [VECTOR], "text": [TEXT], "fused": list(METHODS)}
+BOOK_DIR = eval_sets.EVAL_DIR / "book"
 
 
 def ensure_bibles() -> None:
@@ -48,37 +46,143 @@ def ensure_bibles() -> None:
     call_command("load_bibles")
 
 
-def evaluate(user: User, queries: list[dict], methods: list[str], **options: Any) -> Scores:
-    hits, reciprocal_ranks = 0, 0.0
-    started = time.perf_counter()
+def verse_rank(user: User, query: str, refs: list[str], *, methods: list[str], scope: str = "bible", k: int = K) -> Any:
+    hits = passages_search(user=user, query=query, scope=scope, k=k, methods=methods).hits
+    return first_rank(hits, lambda hit: hit.passage.reference in refs)
+
+
+def verse_ranker(
+    user: User,
+    methods: list[str],
+    *,
+    query_of: Callable[[dict[str, Any]], str] = lambda item: item["q"],
+    scope: str = "bible",
+    k: int = K,
+) -> Callable[[dict[str, Any]], int | None]:
+    def rank(item: dict[str, Any]) -> int | None:
+        return verse_rank(user, query_of(item), item["refs"], methods=methods, scope=scope, k=k)
+
+    return rank
+
+
+def header(title: str, *, k: int = K) -> None:
+    print(f"\n{title}")
+    print(f"{'':<28}" + "".join(f"{f'{split} (n)':>10} {f'r@{k}':>5} {'MRR':>5} {'first':>5} " for split in SPLITS))
+
+
+def by_split(items: list[dict[str, Any]], rank_of: Callable[[dict[str, Any]], int | None]) -> dict[str, list[Any]]:
+    return {split: [rank_of(item) for item in part] for split, part in halves(items).items()}
+
+
+def print_row(label: str, by_split: dict[str, list[Any]]) -> None:
+    cells = "".join(f"{len(by_split[split]):>10} {scored(by_split[split]).row()} " for split in SPLITS)
+    print(f"  {label:<26}{cells}")
+
+
+def verse_sets(user: User) -> None:
+    for name, items in eval_sets.verse_sets().items():
+        if not items:
+            print(f"\n{name}: no file")
+            continue
+        header(f"{name} (scope=bible, translation={settings.SEARCH_DEFAULT_TRANSLATION})")
+        for mode, methods in MODES.items():
+            print_row(mode, by_split(items, verse_ranker(user, methods)))
+
+
+def follow_ups(user: User) -> None:
+    items = eval_sets.dialogues()
+    if not items:
+        print("\ndialogues: no file")
+        return
+    k = settings.CHAT_SOURCES
+    header(f"follow-ups: the right verse among the {k} sources sent to Claude (scope=all, fused)", k=k)
+    asked: dict[str, Callable[[dict[str, Any]], str]] = {
+        "follow-up alone (today)": lambda item: item["turns"][1],
+        "both turns joined": lambda item: " ".join(item["turns"]),
+        "standalone rewrite (goal)": lambda item: item["standalone"],
+    }
+    for label, query_of in asked.items():
+        print_row(label, by_split(items, verse_ranker(user, list(METHODS), query_of=query_of, scope="all", k=k)))
+
+
+def book(user: User) -> None:
+    questions = eval_sets.book_questions()
+    if not questions or not (BOOK_DIR / "render.py").exists():
+        print("\nbook: no set")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = Path(tmp) / "book.pdf"
+        subprocess.run([sys.executable, str(BOOK_DIR / "render.py"), str(pdf)], check=True)
+        document, seconds = ingest_pdf(pdf, user, title="Development book")
+    print(f"\nbook: {document.page_count} pages, {document.passage_count} passages, ingested in {seconds:.0f} s")
+    try:
+        for scope in ("documents", "all"):
+            header(f"book questions: the right page (scope={scope})")
+            for mode, methods in MODES.items():
+                print_row(mode, by_split(questions, functools.partial(page_rank, user, scope=scope, methods=methods)))
+    finally:
+        delete_document(document, user)
+
+
+def page_rank(user: User, question: dict[str, Any], *, scope: str, methods: list[str]) -> int | None:
+    hits = passages_search(user=user, query=question["q"], scope=scope, k=K, methods=methods).hits
+    page = question["page"]
+
+    def on_page(hit: Any) -> bool:
+        passage = hit.passage
+        return passage.source_kind == "document" and (passage.page_start or 0) <= page <= (passage.page_end or 0)
+
+    return first_rank(hits, on_page)
+
+
+def latency(user: User) -> None:
+    """Each part of a scope=bible search, timed apart, over the paraphrase test half."""
+    queries = [item["q"] for name, items in eval_sets.verse_sets().items() if "paraphrase" in name for item in items]
+    queries = queries or [item["q"] for item in eval_sets.load(eval_sets.SHARED_FILE)]
+    candidates = search._scoped(visible_passages(user), scope="bible", translation=None, source_ids=None)
+    pool = settings.SEARCH_CANDIDATES
+    names = ("embedding", "vector", "text", "reference", "headlines", "total")
+    parts: dict[str, list[float]] = {name: [] for name in names}
     for query in queries:
-        results = passages_search(user=user, query=query["q"], scope="bible", k=K, methods=methods, **options)
-        references = [hit.passage.reference for hit in results.hits]
-        rank = next((i for i, reference in enumerate(references, start=1) if reference in query["refs"]), None)
-        if rank:
-            hits += 1
-            reciprocal_ranks += 1 / rank
-    elapsed = (time.perf_counter() - started) / len(queries)
-    return Scores(hits / len(queries), reciprocal_ranks / len(queries), elapsed)
+        started = time.perf_counter()
+        vector = timed(parts["embedding"], embed_texts, [query])[0]
+        nearest = timed(parts["vector"], search.nearest_by_vector, candidates, vector, limit=pool)
+        words = timed(parts["text"], search._text_ranking, candidates, query, limit=pool)
+        named = timed(parts["reference"], _referenced, candidates, query, pool)
+        rankings = {VECTOR: [passage_id for passage_id, _ in nearest], TEXT: words}
+        ranked = search._fuse(rankings, referenced=named, rrf_k=settings.SEARCH_RRF_K)[:K]
+        timed(parts["headlines"], search._hits, ranked, query)
+        parts["total"].append(time.perf_counter() - started)
+    print(f"\nlatency of a scope=bible search, {len(queries)} queries (ms)")
+    print(f"  {'part':<12}{'p50':>7}{'p95':>7}")
+    for name, values in parts.items():
+        p50, p95 = (1000 * eval_sets.percentile(values, share) for share in (0.5, 0.95))
+        print(f"  {name:<12}{p50:>7.1f}{p95:>7.1f}")
+
+
+def _referenced(candidates: Any, query: str, pool: int) -> list[Any]:
+    references = references_find(query)
+    return search._reference_matches(candidates, references, limit=pool) if references else []
+
+
+def timed(into: list[float], call: Callable[..., T], *args: Any, **options: Any) -> T:
+    started = time.perf_counter()
+    result = call(*args, **options)
+    into.append(time.perf_counter() - started)
+    return result
 
 
 def main() -> None:
-    if not EVAL_FILE.exists():
-        print(f"No evaluation file at {EVAL_FILE}; set THEO_EVAL_FILE.")
-        return
     ensure_bibles()
-    queries = load_queries()
     user, _ = User.objects.get_or_create(
         email="bench-retrieval@theo.invalid",
         defaults={"display_name": "Benchmark", "status": User.Status.APPROVED},
     )
     passages_search(user=user, query="warm up the model", scope="bible", k=K)
-    translation = settings.SEARCH_DEFAULT_TRANSLATION
-    print(f"{len(queries)} queries from {EVAL_FILE.name}, scope=bible, k={K}, translation={translation}")
-    print(f"{'mode':<8} {'recall@10':>9} {'MRR':>6} {'ms/query':>9}")
-    results = {mode: evaluate(user, queries, methods) for mode, methods in MODES.items()}
-    for mode, scores in results.items():
-        print(f"{mode:<8} {scores.recall:>9.2f} {scores.mrr:>6.3f} {1000 * scores.seconds_per_query:>9.0f}")
-    best_single = max(results["vector"].mrr, results["text"].mrr)
-    print(f"hybrid MRR / best single ranking: {results['hybrid'].mrr / best_single:.2f}")
-    user.delete()
+    try:
+        verse_sets(user)
+        follow_ups(user)
+        book(user)
+        latency(user)
+    finally:
+        user.delete()
