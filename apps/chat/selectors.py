@@ -49,9 +49,7 @@ def conversations_of(user: Any) -> QuerySet[Conversation]:
 def conversation_get_for(*, user: Any, pk: Any, with_messages: bool = False) -> Conversation:
     """`with_messages`: `conversation.messages.all()` is then all its messages, oldest
     first, with their usage (prefetched: one query more, none per message)."""
-    conversations = (
-        _conversations_owned_by(user).select_related("persona", "owner").annotate(message_count=Count("messages"))
-    )
+    conversations = _conversations_owned_by(user).select_related("persona", "owner")
     if with_messages:
         in_order = Message.objects.select_related("usage").order_by("created_at")
         conversations = conversations.prefetch_related(Prefetch("messages", queryset=in_order))

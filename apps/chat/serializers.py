@@ -73,9 +73,13 @@ class ConversationSerializer(serializers.ModelSerializer):
 
 class ConversationDetailSerializer(ConversationSerializer):
     messages = MessageSerializer(many=True)  # conversation_get_for(with_messages=True): in order, prefetched
+    message_count = serializers.SerializerMethodField()
 
     class Meta(ConversationSerializer.Meta):
         fields = [*ConversationSerializer.Meta.fields, "messages"]
+
+    def get_message_count(self, conversation: Conversation) -> int:
+        return len(conversation.messages.all())  # the prefetched messages: no query
 
 
 class ConversationWriteSerializer(serializers.Serializer):
