@@ -73,7 +73,7 @@ class ConversationSerializer(serializers.ModelSerializer):
 
 class ConversationDetailSerializer(ConversationSerializer):
     messages = MessageSerializer(many=True)  # conversation_get_for(with_messages=True): in order, prefetched
-    message_count = serializers.SerializerMethodField()
+    message_count = serializers.SerializerMethodField()  # type: ignore[assignment]  # DRF: a field replaces the inherited one
 
     class Meta(ConversationSerializer.Meta):
         fields = [*ConversationSerializer.Meta.fields, "messages"]
