@@ -137,3 +137,11 @@ def _statistics() -> dict[str, Any]:
 def forget_statistics() -> None:
     """Read the statistics afresh on the next search (after ANALYZE, and between tests)."""
     _cached["at"] = -_STATS_SECONDS
+
+
+def word_statistics_refresh() -> None:
+    """ANALYZE the index now (after a large load, such as a Bible) instead of waiting for
+    autovacuum, so the new words weigh what they should from the next search on."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Passage._meta.db_table}")
+    forget_statistics()
