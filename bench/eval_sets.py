@@ -75,6 +75,7 @@ def verse_sets() -> dict[str, list[dict[str, Any]]]:
         "paraphrase: familiar": [item for item in paraphrase if item.get("kind") == "familiar"],
         "paraphrase: narrative": [item for item in paraphrase if item.get("kind") == "narrative"],
         "thematic": load(EVAL_DIR / "thematic.jsonl"),
+        "keywords (a verse's rarest words)": load(EVAL_DIR / "keywords.jsonl"),
     }
 
 

@@ -25,13 +25,13 @@ from django.conf import settings
 from django.core.management import call_command
 
 from apps.bible.translations import bible_status
-from apps.index import search
+from apps.index import fusion, search
 from apps.index.embeddings import embed_texts
 from apps.index.references import references_find
 from apps.index.search import METHODS, TEXT, VECTOR, passages_search
 from apps.index.selectors import visible_passages
 from apps.index.snippets import hits_of
-from apps.index.text_ranking import text_ranking
+from apps.index.text_ranking import query_lexemes, text_ranking
 from apps.users.models import User
 from bench import eval_sets
 from bench.eval_sets import SPLITS, K, first_rank, halves, scored
@@ -153,7 +153,8 @@ def latency(user: User) -> None:
         words = timed(parts["text"], text_ranking, recall, query, limit=pool)
         found = timed(parts["features"], search._candidates, recall, query, vector, nearest, words)
         timed(parts["reference"], _referenced, recall, query, pool)
-        ranked = search._ranked(found, methods=set(METHODS), display="web", k=K)
+        weights = fusion.text_weights(query, query_lexemes(query))
+        ranked = search._ranked(found, methods=set(METHODS), display="web", k=K, weights=weights)
         timed(parts["headlines"], hits_of, search._shown(ranked, [], K), query)
         timed(parts["total"], passages_search, user=user, query=query, scope="bible", k=K)
     print(f"\nlatency of a scope=bible search, {len(queries)} queries (ms)")

@@ -35,7 +35,7 @@ from apps.index.models import Passage
 from apps.index.references import FoundReference, references_find, verse_ids_of
 from apps.index.selectors import visible_passages
 from apps.index.snippets import SearchHit, hits_of
-from apps.index.text_ranking import bm25_score, text_ranking, weighted_words
+from apps.index.text_ranking import bm25_score, query_lexemes, text_ranking, weighted_words
 
 __all__ = ["METHODS", "SCOPES", "SearchHit", "SearchResults", "passages_search"]
 
@@ -88,7 +88,8 @@ def passages_search(
     query_vector = embedding.result()[0] if embedding is not None else None
     found_by_vector = nearest_by_vector(recall, query_vector, limit=pool) if query_vector is not None else []
     candidates = _candidates(recall, query, query_vector, found_by_vector, found_by_text)
-    ranked = _ranked(candidates, methods=methods, display=display, k=k)
+    weights = fusion.text_weights(query, query_lexemes(query))
+    ranked = _ranked(candidates, methods=methods, display=display, k=k, weights=weights)
     _in_translation(ranked, recall, display)
     named = _scoped(visible_passages(user), scope=scope, translation=shown, source_ids=source_ids)
     referenced = _reference_matches(named, references, limit=pool) if references else []
@@ -242,10 +243,10 @@ def _reference_matches(passages: QuerySet[Passage], references: list[FoundRefere
 
 
 def _ranked(
-    candidates: list[fusion.Candidate], *, methods: set[str], display: str | None, k: int
+    candidates: list[fusion.Candidate], *, methods: set[str], display: str | None, k: int, weights: dict[str, float]
 ) -> list[fusion.Candidate]:
     for candidate in candidates:
-        candidate.score = fusion.fused(candidate, methods, vector=VECTOR, text=TEXT)
+        candidate.score = fusion.fused(candidate, methods, vector=VECTOR, text=TEXT, weights=weights)
     wanted = candidates
     if VECTOR not in methods:
         wanted = [candidate for candidate in candidates if candidate.text > 0]
