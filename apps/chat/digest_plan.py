@@ -65,8 +65,9 @@ def _group_budget() -> int:
 
 def plan_digest(*, question: str, chosen: Chosen) -> Plan:
     sources = number_sources(chosen.passages)
-    limit, groups, size = _group_budget(), [[]], 0
-    current: list[Source] = groups[0]
+    limit, size = _group_budget(), 0
+    groups: list[list[Source]] = [[]]
+    current = groups[0]
     for source in sources:
         tokens = budget.estimate_tokens(source.prompt_block())
         if current and size + tokens > limit:

@@ -11,7 +11,7 @@ import pytest
 
 from apps.chat.digest_run import digest_run
 from apps.chat.digest_services import digest_start
-from apps.chat.models import AIUsage, Digest
+from apps.chat.models import AIUsage, Digest, Message
 from apps.core.breaker import claude_breaker
 from tests.chat import fake_claude as fake
 from tests.chat.digests import GRACE, HOPE, book, conversation_for
@@ -27,6 +27,11 @@ def grace(user: Any) -> Any:
 @pytest.fixture
 def small_groups(settings: Any) -> None:
     settings.DIGEST_GROUP_TOKENS = 1000  # two or three passages a group
+
+
+def message_of(digest: Digest) -> Message:
+    assert digest.message is not None, digest.status
+    return digest.message
 
 
 def start(user: Any, question: str, *documents: Any) -> Digest:
@@ -62,7 +67,7 @@ def test_map_then_reduce_gives_one_cited_answer(
     assert "[1] Of Grace and Justification, p. 1" in first_map and GRACE[0][:40] in first_map
     reduce_prompt = requests[-1]["body"]["messages"][0]["content"]
     assert all(f"Note on part {i + 1}" in reduce_prompt for i in range(maps))
-    message = digest.message
+    message = message_of(digest)
     assert message.role == "assistant" and message.conversation_id == digest.conversation_id
     items = {item["n"]: item for item in message.citations}
     assert items[1]["verified"] and items[1]["page_start"] == 1 and items[3]["page_start"] == 3
@@ -101,7 +106,7 @@ def test_one_group_is_answered_by_one_call(user: Any, grace: Any, claude_setting
     assert request["body"]["model"] == settings.CHAT_MODEL
     prompt = request["body"]["messages"][0]["content"]
     assert "CHAPTER II" in prompt and "CHAPTER III" not in prompt and "CHAPTER I." not in prompt
-    (item,) = digest.message.citations
+    (item,) = message_of(digest).citations
     assert item["verified"] and item["page_start"] == 4  # [2] of chapter 2 is the book's fourth page
 
 
@@ -111,7 +116,7 @@ def test_offline_an_extractive_summary_with_page_citations(user: Any, grace: Any
     digest_run(digest_id=digest.pk)
     digest.refresh_from_db()
     assert digest.status == "ready" and digest.degraded and digest.degraded_reason == "no_api_key"
-    message = digest.message
+    message = message_of(digest)
     assert message.degraded and message.model == "offline" and "not configured" in message.content
     assert message.citations and all(item["verified"] for item in message.citations)
     assert "Justification is the act by which God declares the sinner righteous" in message.content
@@ -127,9 +132,9 @@ def test_offline_a_comparison_quotes_both_documents(user: Any, grace: Any, setti
     digest = start(user, "Compare what these two say about justification and faith", grace, hope)
     digest_run(digest_id=digest.pk)
     digest.refresh_from_db()
-    content = digest.message.content
+    content = message_of(digest).content
     assert "**Of Grace and Justification**" in content and "**On Hope**" in content
-    titles = {item["title"] for item in digest.message.citations}
+    titles = {item["title"] for item in message_of(digest).citations}
     assert titles == {"Of Grace and Justification", "On Hope"}
 
 

@@ -40,7 +40,7 @@ async def following(sockets: list, conversation: Any, user: Any) -> Any:
 
 
 async def events_until_end(socket: Any) -> list[dict[str, Any]]:
-    events = []
+    events: list[dict[str, Any]] = []
     while not events or events[-1]["type"] not in ("digest.done", "digest.failed"):
         events.append(await socket.receive_json_from(timeout=TIMEOUT))  # each checked by tests/events.py
     return events

@@ -81,7 +81,7 @@ async def test_a_digest_runs_in_the_worker_and_its_progress_reaches_the_socket(
     assert response.status_code == 202, response.content
     digest_id = response.json()["id"]
 
-    events = []
+    events: list[dict[str, Any]] = []
     while not events or events[-1]["type"] not in ("digest.done", "digest.failed"):
         events.append(await socket.receive_json_from(timeout=TIMEOUT))
     assert [e["type"] for e in events] == ["digest.progress"] * maps + ["digest.done"]
