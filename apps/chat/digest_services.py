@@ -21,6 +21,7 @@ from apps.chat.digest_plan import Plan, estimate, plan_digest
 from apps.chat.digest_selectors import Chosen, digest_passages
 from apps.chat.models import AIUsage, Conversation, Digest, Message
 from apps.chat.selectors import conversation_get_for, spent_this_month
+from apps.chat.services import title_from
 from apps.core.breaker import BreakerState, claude_breaker
 from apps.core.errors import PermissionDenied, ValidationFailed
 from apps.core.services import audit_record
@@ -110,7 +111,7 @@ def digest_start(*, user: Any, conversation_id: Any, question: str, document_ids
         )
         fields = ["updated_at"]
         if not conversation.title:
-            conversation.title = question[:80]
+            conversation.title = title_from(question)
             fields.append("title")
         conversation.save(update_fields=fields)
         audit_record(actor=user, action="chat.digest.start", target=digest, data={"documents": len(document_ids)})

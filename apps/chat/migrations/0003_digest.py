@@ -9,8 +9,11 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
+    # A digest reads the passage index: after it (and rolled back with it; see
+    # tests/core/test_upgrade_migrations.py, which unapplies the index to reach main's state).
     dependencies = [
         ('chat', '0002_seed_personas'),
+        ('index', '0001_initial'),
     ]
 
     operations = [
