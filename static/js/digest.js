@@ -52,7 +52,7 @@
     return Array.prototype.map.call(panel.querySelectorAll('input[name="digest-document"]:checked'), function (box) { return box.value; });
   }
 
-  function money(value) { return "$" + Number(value).toFixed(value < 0.01 ? 4 : 2); }
+  function money(value) { return "$" + Number(value).toFixed(value > 0 && value < 0.01 ? 4 : 2); }
 
   function describe(estimate) {
     var what = estimate.passages + " passage" + (estimate.passages === 1 ? "" : "s") + (estimate.part ? " (" + estimate.part + ")" : "");
