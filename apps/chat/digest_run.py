@@ -18,6 +18,7 @@ from apps.chat.digest_offline import extractive_summary
 from apps.chat.digest_plan import Plan, direct_request, map_request, plan_digest, reduce_request
 from apps.chat.digest_selectors import digest_passages
 from apps.chat.digest_services import (
+    DigestGone,
     digest_fail,
     digest_finish,
     digest_note_record,
@@ -111,6 +112,13 @@ def digest_run(*, digest_id: Any, final_attempt: bool = True) -> None:
     digest = _claim(digest_id)
     if digest is None:
         return
+    try:
+        _run(digest, final_attempt=final_attempt)
+    except DigestGone:
+        logger.info("digest_gone", digest_id=str(digest_id))  # deleted with its conversation
+
+
+def _run(digest: Digest, *, final_attempt: bool) -> None:
     owner = digest.conversation.owner
     try:
         chosen = digest_passages(user=owner, question=digest.question, document_ids=digest.document_ids)

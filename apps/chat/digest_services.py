@@ -142,21 +142,29 @@ def _broadcast(digest: Digest, event: realtime.DigestEvent) -> None:
     transaction.on_commit(lambda: realtime.digest_broadcast(conversation_id, event))
 
 
+class DigestGone(Exception):
+    """The digest was deleted (with its conversation) while it ran: the run stops."""
+
+
 def digest_note_record(*, digest: Digest, index: int, note: str, model: str, usage: providers.Usage) -> None:
     """The map step's note of group `index`, its usage and the progress, together (a run
-    delivered again resumes after the last note recorded, and records no call twice)."""
+    delivered again resumes after the last note recorded, and records no call twice).
+    The call is in the user's usage even if the digest is gone (DigestGone): it was paid for."""
     with transaction.atomic():
-        locked = Digest.objects.select_for_update().get(pk=digest.pk)
-        if len(locked.notes) != index:
+        locked = Digest.objects.select_for_update().filter(pk=digest.pk).first()
+        if locked is not None and len(locked.notes) != index:
             return  # another delivery of the task recorded it
         digest_usage_record(user=digest.conversation.owner, model=model, usage=usage)
-        locked.notes = [*locked.notes, note]
-        locked.done = F("done") + 1
-        locked.cost_usd = F("cost_usd") + usage.cost_usd(model)
-        locked.save(update_fields=["notes", "done", "cost_usd", "updated_at"])
-        locked.refresh_from_db(fields=["done", "total"])
-        digest.notes, digest.done = locked.notes, locked.done
-        _broadcast(digest, realtime.digest_progress(digest.pk, done=locked.done, total=locked.total))
+        if locked is not None:
+            locked.notes = [*locked.notes, note]
+            locked.done = F("done") + 1
+            locked.cost_usd = F("cost_usd") + usage.cost_usd(model)
+            locked.save(update_fields=["notes", "done", "cost_usd", "updated_at"])
+            locked.refresh_from_db(fields=["done", "total"])
+            digest.notes, digest.done = locked.notes, locked.done
+            _broadcast(digest, realtime.digest_progress(digest.pk, done=locked.done, total=locked.total))
+    if locked is None:
+        raise DigestGone(str(digest.pk))
 
 
 def digest_finish(
@@ -168,32 +176,40 @@ def digest_finish(
     usage: providers.Usage | None,
     degraded_reason: str = "",
 ) -> Message:
-    """The answer as an assistant message with its checked citations and usage; the digest ready."""
+    """The answer as an assistant message with its checked citations and usage; the digest
+    ready. The digest's row is locked first: a conversation deleted meanwhile waits for this
+    transaction (then deletes what it wrote), or was first (DigestGone; the call is still in
+    the user's usage: it was paid for)."""
     items = validate_citations(text, sources)
     conversation = digest.conversation
     with transaction.atomic():
-        message = Message.objects.create(
-            conversation=conversation,
-            role=Message.Role.ASSISTANT,
-            content=text,
-            citations=items,
-            degraded=bool(degraded_reason),
-            model=model,
-        )
+        message = None
+        if Digest.objects.select_for_update().filter(pk=digest.pk).exists():
+            message = Message.objects.create(
+                conversation=conversation,
+                role=Message.Role.ASSISTANT,
+                content=text,
+                citations=items,
+                degraded=bool(degraded_reason),
+                model=model,
+            )
         spent = Decimal(0)
         if usage is not None:
             spent = digest_usage_record(user=conversation.owner, model=model, usage=usage, message=message).cost_usd
-        Digest.objects.filter(pk=digest.pk).update(
-            status=Digest.Status.READY,
-            done=F("total"),
-            message=message,
-            degraded=bool(degraded_reason),
-            degraded_reason=degraded_reason,
-            cost_usd=F("cost_usd") + spent,
-            updated_at=timezone.now(),
-        )
-        Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
-        _broadcast(digest, realtime.digest_done(digest.pk, message_id=message.pk))
+        if message is not None:
+            Digest.objects.filter(pk=digest.pk).update(
+                status=Digest.Status.READY,
+                done=F("total"),
+                message=message,
+                degraded=bool(degraded_reason),
+                degraded_reason=degraded_reason,
+                cost_usd=F("cost_usd") + spent,
+                updated_at=timezone.now(),
+            )
+            Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+            _broadcast(digest, realtime.digest_done(digest.pk, message_id=message.pk))
+    if message is None:
+        raise DigestGone(str(digest.pk))
     return message
 
 
@@ -208,6 +224,5 @@ def digest_fail(*, digest: Digest, code: str, message: str) -> None:
 def digest_total_set(*, digest: Digest, total: int) -> None:
     """The run knows how many steps it takes (offline: one) once it has decided who writes."""
     if digest.total != total:
-        digest.total = total
-        digest.done = min(digest.done, total)
-        digest.save(update_fields=["total", "done", "updated_at"])
+        digest.total, digest.done = total, min(digest.done, total)
+        Digest.objects.filter(pk=digest.pk).update(total=total, done=digest.done, updated_at=timezone.now())

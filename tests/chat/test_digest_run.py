@@ -5,13 +5,16 @@ paying twice; offline, the extractive summary; Claude failing."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from apps.chat.digest_run import digest_run
 from apps.chat.digest_services import digest_start
 from apps.chat.models import AIUsage, Digest, Message
+from apps.chat.services import conversation_delete
 from apps.core.breaker import claude_breaker
 from tests.chat import fake_claude as fake
 from tests.chat.digests import GRACE, HOPE, book, conversation_for
@@ -177,3 +180,27 @@ def test_a_share_revoked_before_the_run_fails_it(user: Any, make_user: Any, grac
     digest_run(digest_id=digest.pk)
     digest.refresh_from_db()
     assert digest.status == "failed" and digest.error_code == "not_found" and not claude_settings.requests
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_conversation_deleted_mid_run_stops_it_and_keeps_the_paid_call_in_usage(
+    user: Any, grace: Any, claude_settings: Any, small_groups: None
+) -> None:
+    digest = start(user, "Summarise this book", grace)
+    claude_settings.respond(fake.text("- First part [1]", first_delay=1.0))
+
+    def run() -> None:
+        try:
+            digest_run(digest_id=digest.pk)
+        finally:
+            connection.close()
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    claude_settings.wait_for_requests(1)
+    conversation_delete(conversation=digest.conversation, actor=user)
+    runner.join(timeout=20)
+    assert not runner.is_alive()
+    assert len(claude_settings.requests) == 1  # it stopped after the call under way
+    assert not Digest.objects.filter(pk=digest.pk).exists()
+    assert AIUsage.objects.filter(user=user).count() == 1
