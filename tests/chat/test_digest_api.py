@@ -217,3 +217,29 @@ def test_guests_may_not_digest_even_a_document_shared_with_them(
     document_share(document=grace, actor=user, email=guest.email, permission="view")
     response = estimate(client_for(guest), conversation_for(guest), "Summarise", grace)
     assert_error(response, 403, "permission_denied")
+
+
+def test_too_many_parts_is_a_400_that_says_how_to_narrow_it(
+    client_for: Any, user: Any, grace: Any, claude_settings: Any, settings: Any
+) -> None:
+    settings.DIGEST_GROUP_TOKENS, settings.DIGEST_MAX_MAP_CALLS = 1000, 1
+    response = estimate(client_for(user), conversation_for(user, grace), "Summarise", grace)
+    assert "chapter or pages" in assert_error(response, 400, "digest_too_large")["message"]
+    response = estimate(client_for(user), conversation_for(user, grace), "Summarise chapter 3", grace)
+    assert response.status_code == 200, response.content  # one passage: no map step at all
+
+
+def test_starting_digests_counts_toward_the_chat_rate_limit(
+    client_for: Any, user: Any, grace: Any, settings: Any
+) -> None:
+    settings.ANTHROPIC_API_KEY = ""
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "chat": "2/m"}
+    conversation = conversation_for(user, grace)
+    statuses = [
+        client_for(user).post(digests_url(conversation), body("Summarise", grace), format="json").status_code
+        for _ in range(3)
+    ]
+    assert statuses == [202, 202, 429]
+    assert Digest.objects.count() == 2
+    # The estimate is not rate limited: it spends nothing.
+    assert estimate(client_for(user), conversation, "Summarise", grace).status_code == 200
