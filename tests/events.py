@@ -34,6 +34,10 @@ EVENT_TYPES: tuple[type, ...] = (
     chat_realtime.DeltaEvent,
     chat_realtime.CitationsEvent,
     chat_realtime.DoneEvent,
+    chat_realtime.DigestProgressEvent,
+    chat_realtime.DigestDoneEvent,
+    chat_realtime.DigestFailedEvent,
+    chat_realtime.DigestGroupMessage,
 )
 
 

@@ -41,3 +41,13 @@ LLM_PRICES = {
     "default": (3.0, 15.0, 3.75, 0.30),
     **env.json("THEO_LLM_PRICES", default={}),
 }
+
+# --- digests: whole-document questions, a map-reduce over passages (apps/chat/digest_*.py) ---
+# The map step reads groups of passages with a small model; the reduce step (the answer) uses
+# THEO_CHAT_MODEL. A group holds at most DIGEST_GROUP_TOKENS estimated tokens of passages.
+DIGEST_MAP_MODEL = env("THEO_DIGEST_MAP_MODEL", default="claude-haiku-4-5")
+DIGEST_GROUP_TOKENS = env.int("THEO_DIGEST_GROUP_TOKENS", default=24000)
+DIGEST_NOTE_TOKENS = env.int("THEO_DIGEST_NOTE_TOKENS", default=700)  # max output of each map call
+DIGEST_MAX_MAP_CALLS = env.int("THEO_DIGEST_MAX_MAP_CALLS", default=60)  # larger: narrow to pages or a chapter
+DIGEST_MAX_DOCUMENTS = env.int("THEO_DIGEST_MAX_DOCUMENTS", default=10)
+DIGEST_OFFLINE_SENTENCES = env.int("THEO_DIGEST_OFFLINE_SENTENCES", default=10)

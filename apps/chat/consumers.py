@@ -19,6 +19,7 @@ from django.conf import settings
 
 from apps.chat import answer, realtime
 from apps.chat.admission import Admission, question_admit, refusal_event
+from apps.chat.digest_socket import DigestEventsMixin
 from apps.chat.selectors import conversation_get_for
 from apps.core.errors import NotFound, TheoError
 from apps.core.realtime import CLOSE_NOT_FOUND
@@ -45,7 +46,7 @@ def _admit(user: Any, conversation_id: Any, content: Any) -> Admission | None:
     return question_admit(user=user, conversation=conversation, content=content)
 
 
-class ChatConsumer(ApprovedUserConsumer):
+class ChatConsumer(DigestEventsMixin, ApprovedUserConsumer):  # digest events: chat.digest_socket
     route = "chat"
     socket_limits = ("CHAT_SOCKETS_PER_USER", "CHAT_SOCKETS_TOTAL")
     expected = 'Send {"type": "message", "content": "your question"}.'

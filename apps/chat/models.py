@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -122,3 +123,46 @@ class AIUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model}: {self.input_tokens}+{self.output_tokens} tokens, ${self.cost_usd}"
+
+
+# --- digests (whole-document questions: apps/chat/digest_*.py) -----------------------------
+
+
+class Digest(models.Model):
+    """A whole-document question ("summarise chapter 3", "compare these two books on
+    justification"): a map-reduce over the chosen documents' passages, run by a Celery
+    task. `notes` holds the map step's partial notes by group, so a task delivered again
+    resumes where it stopped instead of paying for the same calls twice."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="digests")
+    question = models.TextField()
+    document_ids = ArrayField(models.UUIDField())
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    notes = models.JSONField(default=list, blank=True)  # the map step's notes, one per group done
+    degraded = models.BooleanField(default=False)
+    degraded_reason = models.CharField(max_length=32, blank=True)
+    # What its Claude calls cost so far (each call is also an AIUsage row of the user's).
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.CharField(max_length=300, blank=True)
+    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(done__lte=models.F("total")), name="digest_done_within_total")
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest {self.pk}"  # never the question (see Conversation.__str__)

@@ -67,3 +67,66 @@ def done(*, message_id: str, usage: UsagePayload, degraded: bool, degraded_reaso
         "degraded": degraded,
         "degraded_reason": degraded_reason,
     }
+
+
+# --- digests (whole-document questions: apps/chat/digest_*.py) ---------------------------
+# Sent on the conversation's group to every socket open on it (chat.digest_socket), so the
+# page learns of a digest's progress whichever of its tabs started it.
+
+
+def conversation_group(conversation_id: object) -> str:
+    return f"conversation-{conversation_id}"
+
+
+class DigestProgressEvent(TypedDict):
+    type: Literal["digest.progress"]
+    id: str
+    done: int
+    total: int
+
+
+class DigestDoneEvent(TypedDict):
+    type: Literal["digest.done"]
+    id: str
+    message_id: str
+
+
+class DigestFailedEvent(TypedDict):
+    type: Literal["digest.failed"]
+    id: str
+    code: str
+    message: str
+
+
+DigestEvent = DigestProgressEvent | DigestDoneEvent | DigestFailedEvent
+
+
+class DigestGroupMessage(TypedDict):
+    """The channel-layer message: its type names the consumer's handler (digest_event)."""
+
+    type: Literal["digest.event"]
+    event: DigestEvent
+
+
+def digest_progress(digest_id: object, *, done: int, total: int) -> DigestProgressEvent:
+    return {"type": "digest.progress", "id": str(digest_id), "done": done, "total": total}
+
+
+def digest_done(digest_id: object, *, message_id: object) -> DigestDoneEvent:
+    return {"type": "digest.done", "id": str(digest_id), "message_id": str(message_id)}
+
+
+def digest_failed(digest_id: object, *, code: str, message: str) -> DigestFailedEvent:
+    return {"type": "digest.failed", "id": str(digest_id), "code": code, "message": message}
+
+
+def digest_group_message(event: DigestEvent) -> DigestGroupMessage:
+    return {"type": "digest.event", "event": event}
+
+
+def digest_broadcast(conversation_id: object, event: DigestEvent) -> None:
+    """To every socket open on the conversation (call it in transaction.on_commit)."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    async_to_sync(get_channel_layer().group_send)(conversation_group(conversation_id), digest_group_message(event))

@@ -135,6 +135,10 @@
     socket.addEventListener("message", function (message) {
       try { onEvent(JSON.parse(message.data)); } catch (ignored) { /* not ours */ }
     });
+    // Every event also goes to the page as "theo:chat-event" (static/js/digest.js follows digest.* ones).
+    socket.addEventListener("message", function (message) {
+      try { document.dispatchEvent(new CustomEvent("theo:chat-event", { detail: JSON.parse(message.data) })); } catch (ignored) { /* not JSON */ }
+    });
     socket.addEventListener("close", function (closed) {
       connection.className = "connection";
       if (closed.code === 4404) { connection.textContent = "This conversation is gone."; return; }

@@ -279,6 +279,17 @@ def assert_passage_belongs_to_index(alias: str, ids: dict[str, Any]) -> None:
     assert list(user.groups.values_list("pk", flat=True)) == [ids["group"]]
 
 
+def assert_rolled_back_to(old: dict[str, list[str]], rolled_back: dict[str, list[str]]) -> None:
+    """Every table as it was, except that content types and permissions of models added
+    since (e.g. chat.Digest) stay: Django never deletes them when a migration is unapplied."""
+    stays = {"django_content_type", "auth_permission"}
+    assert {t: rows for t, rows in rolled_back.items() if t not in stays} == {
+        t: rows for t, rows in old.items() if t not in stays
+    }
+    for table in stays:
+        assert set(old[table]) <= set(rolled_back[table]), table
+
+
 def test_a_database_of_main_before_the_split_upgrades_with_every_row_readable(upgrade_db: str) -> None:
     alias = upgrade_db
     old_apps = migrate_to_old_main(alias)
@@ -295,7 +306,7 @@ def test_a_database_of_main_before_the_split_upgrades_with_every_row_readable(up
 
     # Back to main's state (unapplying index 0001 unapplies what depends on it) ...
     call_command("migrate", "index", "zero", database=alias, verbosity=0, interactive=False)
-    assert snapshot(alias) == old
+    assert_rolled_back_to(old, snapshot(alias))
 
     # ... and forward again.
     call_command("migrate", database=alias, verbosity=0, interactive=False)
