@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,15 +24,9 @@ from django.conf import settings
 from django.core.management import call_command
 
 from apps.bible.translations import bible_status
-from apps.index import fusion, search
-from apps.index.embeddings import embed_texts
-from apps.index.references import references_find
 from apps.index.search import METHODS, TEXT, VECTOR, passages_search
-from apps.index.selectors import visible_passages
-from apps.index.snippets import hits_of
-from apps.index.text_ranking import query_lexemes, text_ranking
 from apps.users.models import User
-from bench import eval_sets
+from bench import eval_sets, latency
 from bench.eval_sets import SPLITS, K, first_rank, halves, scored
 from bench.ingest import delete_document, ingest_pdf
 
@@ -138,44 +131,6 @@ def page_rank(user: User, question: dict[str, Any], *, scope: str, methods: list
     return first_rank(hits, on_page)
 
 
-def latency(user: User) -> None:
-    """Each part of a scope=bible search timed apart, then the whole search as the API runs
-    it (the query is embedded while the text ranking runs, so parts add up to more)."""
-    queries = [item["q"] for name, items in eval_sets.verse_sets().items() if "paraphrase" in name for item in items]
-    queries = queries or [item["q"] for item in eval_sets.load(eval_sets.SHARED_FILE)]
-    recall = search._scoped(visible_passages(user), scope="bible", translation="all", source_ids=None)
-    pool = settings.SEARCH_CANDIDATES
-    names = ("embedding", "vector", "text", "features", "reference", "headlines", "total")
-    parts: dict[str, list[float]] = {name: [] for name in names}
-    for query in queries:
-        vector = timed(parts["embedding"], embed_texts, [query])[0]
-        nearest = timed(parts["vector"], search.nearest_by_vector, recall, vector, limit=pool)
-        words = timed(parts["text"], text_ranking, recall, query, limit=pool)
-        found = timed(parts["features"], search._candidates, recall, query, vector, nearest, words)
-        timed(parts["reference"], _referenced, recall, query, pool)
-        weights = fusion.text_weights(query, query_lexemes(query))
-        ranked = search._ranked(found, methods=set(METHODS), display="web", k=K, weights=weights)
-        timed(parts["headlines"], hits_of, search._shown(ranked, [], K), query)
-        timed(parts["total"], passages_search, user=user, query=query, scope="bible", k=K)
-    print(f"\nlatency of a scope=bible search, {len(queries)} queries (ms)")
-    print(f"  {'part':<12}{'p50':>7}{'p95':>7}")
-    for name, values in parts.items():
-        p50, p95 = (1000 * eval_sets.percentile(values, share) for share in (0.5, 0.95))
-        print(f"  {name:<12}{p50:>7.1f}{p95:>7.1f}")
-
-
-def _referenced(candidates: Any, query: str, pool: int) -> list[Any]:
-    references = references_find(query)
-    return search._reference_matches(candidates, references, limit=pool) if references else []
-
-
-def timed(into: list[float], call: Callable[..., T], *args: Any, **options: Any) -> T:
-    started = time.perf_counter()
-    result = call(*args, **options)
-    into.append(time.perf_counter() - started)
-    return result
-
-
 def main() -> None:
     ensure_bibles()
     user, _ = User.objects.get_or_create(
@@ -183,7 +138,7 @@ def main() -> None:
         defaults={"display_name": "Benchmark", "status": User.Status.APPROVED},
     )
     passages_search(user=user, query="warm up the model", scope="bible", k=K)
-    parts = {"verses": verse_sets, "followups": follow_ups, "book": book, "latency": latency}
+    parts = {"verses": verse_sets, "followups": follow_ups, "book": book, "latency": latency.report}
     chosen = os.environ.get("THEO_BENCH_PARTS", ",".join(parts)).split(",")  # e.g. "verses,latency"
     try:
         for name in chosen:

@@ -1,0 +1,125 @@
+"""How long a search takes, part by part, at 62k passages (the two Bibles) and at 100k.
+
+The parts are timed apart on the paraphrase queries (embedding, vector, text, features —
+the one query that scores every candidate —, reference, headlines), then the whole
+search as the API runs it (the query is embedded while the text ranking runs, so the parts
+add up to more than the whole).
+
+For 100k passages, 38k document passages are added for the run and removed after: pairs of
+neighbouring verses joined into one text, their embedding the normalised sum of the two
+(real English and realistic vectors, made in one SQL statement, no model call), owned by a
+padding user whose searches in "all" scope then cover 100k passages."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from apps.index import fusion, search
+from apps.index.embeddings import embed_texts, model_name
+from apps.index.models import Passage
+from apps.index.references import references_find
+from apps.index.search import METHODS, passages_search
+from apps.index.selectors import visible_passages
+from apps.index.snippets import hits_of
+from apps.index.text_ranking import query_lexemes, text_ranking, word_statistics_refresh
+from apps.users.models import User
+from bench import eval_sets
+from bench.eval_sets import K
+
+T = TypeVar("T")
+PADDING = 38_000
+PADDING_TITLE = "latency padding (bench/latency.py)"
+PARTS = ("embedding", "vector", "text", "features", "reference", "headlines", "total")
+
+
+def report(user: User) -> None:
+    queries = [item["q"] for name, items in eval_sets.verse_sets().items() if "paraphrase" in name for item in items]
+    print_parts(f"latency of a scope=bible search over 62k verses, {len(queries)} queries", parts_of(user, queries))
+    with padded() as padding_user:
+        total = visible_passages(padding_user).count()
+        title = f"latency of a scope=all search over {total:,} passages, {len(queries)} queries"
+        print_parts(title, parts_of(padding_user, queries, scope="all"))
+
+
+def parts_of(user: User, queries: list[str], *, scope: str = "bible") -> dict[str, list[float]]:
+    recall = search._scoped(visible_passages(user), scope=scope, translation="all", source_ids=None)
+    pool = settings.SEARCH_CANDIDATES
+    parts: dict[str, list[float]] = {name: [] for name in PARTS}
+    passages_search(user=user, query="warm up", scope=scope, k=K)
+    for query in queries:
+        vector = timed(parts["embedding"], embed_texts, [query])[0]
+        nearest = timed(parts["vector"], search.nearest_by_vector, recall, vector, limit=pool)
+        words = timed(parts["text"], text_ranking, recall, query, limit=pool)
+        found = timed(parts["features"], search._candidates, recall, query, vector, nearest, words)
+        timed(parts["reference"], _referenced, recall, query, pool)
+        weights = fusion.text_weights(query, query_lexemes(query))
+        ranked = search._ranked(found, methods=set(METHODS), display="web", k=K, weights=weights)
+        timed(parts["headlines"], hits_of, search._shown(ranked, [], K), query)
+        timed(parts["total"], passages_search, user=user, query=query, scope=scope, k=K)
+    return parts
+
+
+def print_parts(title: str, parts: dict[str, list[float]]) -> None:
+    print(f"\n{title} (ms)")
+    print(f"  {'part':<12}{'p50':>7}{'p95':>7}")
+    for name, values in parts.items():
+        p50, p95 = (1000 * eval_sets.percentile(values, share) for share in (0.5, 0.95))
+        print(f"  {name:<12}{p50:>7.1f}{p95:>7.1f}")
+
+
+@contextmanager
+def padded() -> Iterator[User]:
+    owner, _ = User.objects.get_or_create(
+        email="bench-padding@theo.invalid", defaults={"display_name": "Padding", "status": User.Status.APPROVED}
+    )
+    try:
+        _add_padding(owner)
+        yield owner
+    finally:
+        Passage.objects.filter(title=PADDING_TITLE).delete()
+        owner.delete()
+        word_statistics_refresh()
+
+
+def _add_padding(owner: User) -> None:
+    table = Passage._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (id, source_kind, source_id, chunk_index, title, text, embedding,
+                embedding_model, page_start, page_end, reference, translation, scripture_references,
+                verse_ids, visibility, owner_id, shared_with, created_at)
+            SELECT gen_random_uuid(), 'document', (md5(%s || (n / 50)::text))::uuid, n % 50, %s,
+                first.text || ' ' || second.text, l2_normalize(first.embedding + second.embedding),
+                %s, 1 + n % 50, 1 + n % 50, '', '', '{{}}', '{{}}', 'private', %s, '{{}}', now()
+            FROM (
+                SELECT row_number() OVER (ORDER BY p.translation, p.chunk_index) - 1 AS n, p.text,
+                    p.embedding, p.source_id, p.chunk_index
+                FROM {table} p WHERE p.source_kind = 'bible' AND p.embedding IS NOT NULL
+            ) first
+            JOIN {table} second ON second.source_kind = 'bible' AND second.source_id = first.source_id
+                AND second.chunk_index = first.chunk_index + 1
+            WHERE first.n < %s
+            """,
+            [str(uuid.uuid4()), PADDING_TITLE, model_name(), owner.pk, PADDING],
+        )
+    word_statistics_refresh()
+
+
+def _referenced(candidates: Any, query: str, pool: int) -> list[Any]:
+    references = references_find(query)
+    return search._reference_matches(candidates, references, limit=pool) if references else []
+
+
+def timed(into: list[float], call: Callable[..., T], *args: Any, **options: Any) -> T:
+    started = time.perf_counter()
+    result = call(*args, **options)
+    into.append(time.perf_counter() - started)
+    return result
