@@ -56,8 +56,12 @@ def _compact_passage_index(django_db_setup: Any, django_db_blocker: Any) -> None
 
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
-    """Rate-limit counters live in the cache: each test starts with none."""
+    """Rate-limit counters live in the cache: each test starts with none; search reads
+    word statistics afresh."""
+    from apps.index.text_ranking import forget_statistics  # after django.setup()
+
     cache.clear()
+    forget_statistics()
     yield
 
 

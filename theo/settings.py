@@ -256,13 +256,10 @@ EMBEDDING_THREADS = env.int("THEO_EMBEDDING_THREADS", default=0)  # 0: torch's d
 EMBEDDING_STALE_BATCH = env.int("THEO_EMBEDDING_STALE_BATCH", default=256)
 # Load and embed the KJV and WEB in the background when `manage.py run` starts.
 BIBLE_AUTOLOAD = env.bool("THEO_BIBLE_AUTOLOAD", default=not TESTING)
-# Hybrid search: reciprocal rank fusion constant and how many candidates each ranking gives
-# (tuned with `make bench BENCH=retrieval` on shared/eval; see docs/architecture.md).
-SEARCH_RRF_K = env.int("THEO_SEARCH_RRF_K", default=10)
+# Hybrid search: how many candidates each ranking gives to the fusion (its weights are
+# learned constants in apps/index/fusion.py; see docs/architecture.md "Ranking").
 SEARCH_CANDIDATES = env.int("THEO_SEARCH_CANDIDATES", default=50)
 SEARCH_MAX_K = 50
-# ts_rank normalization flags (PostgreSQL docs, "Ranking Search Results"): 0 = raw rank.
-SEARCH_TEXT_NORMALIZATION = env.int("THEO_SEARCH_TEXT_NORMALIZATION", default=32)
 SEARCH_DEFAULT_TRANSLATION = env("THEO_SEARCH_TRANSLATION", default="web")
 SCRIPTURE_MAX_VERSES = env.int("THEO_SCRIPTURE_MAX_VERSES", default=500)
 

@@ -26,6 +26,7 @@ from apps.index.services import (
     passages_chunk_indexes,
     passages_insert_missing,
 )
+from apps.index.text_ranking import word_statistics_refresh
 
 TRANSLATION_TITLES = {"kjv": "King James Version", "web": "World English Bible"}
 CANON = [book for book in bible.Book if book.value <= 66]  # pythonbible also lists the Apocrypha
@@ -85,7 +86,10 @@ def bible_load(*, translation: str, books: Iterable[bible.Book] | None = None) -
 
 def bibles_load(*, books: Iterable[bible.Book] | None = None) -> dict[str, int]:
     books = list(books) if books else None
-    return {translation: bible_load(translation=translation, books=books) for translation in TRANSLATIONS}
+    inserted = {translation: bible_load(translation=translation, books=books) for translation in TRANSLATIONS}
+    if any(inserted.values()):
+        word_statistics_refresh()
+    return inserted
 
 
 @dataclass(frozen=True)

@@ -1,35 +1,43 @@
 """Hybrid, scripture-aware search over the passage index.
 
-Three rankings over the passages the user may see (index.selectors.visible_passages,
+Three recall sources over the passages the user may see (index.selectors.visible_passages,
 applied inside each query):
 - vector: cosine kNN on the HNSW index, with pgvector's iterative scan so a user who sees
   few passages still gets k of them; only vectors from the configured model are compared;
-- text: PostgreSQL full-text ranking of the query's words (any of them may match; more
-  matched words rank higher);
+  Bible verses of every translation, and pairs of neighbouring verses (index.fusion);
+- text: BM25 over the query's words (index.text_ranking);
 - reference: scripture references in the query ("Rom 8:28-30") give those verses exactly,
   and every passage whose cited verses overlap them.
-Vector and text are fused with reciprocal rank fusion; reference matches come first, since
-a reader who names a verse wants that verse and what is said about it.
+Vector and text are fused by score (index.fusion); reference matches come first, since a
+reader who names a verse wants that verse and what is said about it. A verse found in two
+translations counts once and is shown in the chosen one; in "all" scope neither the Bible
+nor one book may fill the whole list.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, FloatField, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
+from pgvector import Vector
 from pgvector.django import CosineDistance
 
+from apps.index import fusion
 from apps.index.embeddings import embed_texts, model_name
 from apps.index.models import Passage
 from apps.index.references import FoundReference, references_find, verse_ids_of
 from apps.index.selectors import visible_passages
+from apps.index.snippets import SearchHit, hits_of
+from apps.index.text_ranking import bm25_score, text_ranking, weighted_words
+
+__all__ = ["METHODS", "SCOPES", "SearchHit", "SearchResults", "passages_search"]
 
 VECTOR, TEXT, REFERENCE = "vector", "text", "reference"
 METHODS = (VECTOR, TEXT, REFERENCE)
@@ -41,20 +49,9 @@ SCOPES = {
 }
 SCOPE_NAMES = list(SCOPES)
 ALL_TRANSLATIONS = "all"
-
-# Highlight markers ts_headline puts around matched words; stripped into offsets.
-_MARK_START, _MARK_END = "\x01", "\x02"
-_WORD = re.compile(r"\w+")
-_SNIPPET_CHARS = 320
-
-
-@dataclass
-class SearchHit:
-    passage: Passage
-    score: float
-    matched_by: list[str]
-    snippet: str = ""
-    highlights: list[tuple[int, int]] = field(default_factory=list)  # [start, end) in snippet
+# The query is embedded on this thread while the text ranking runs on the caller's (the
+# model releases the GIL; the database query only waits).
+_embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-embedding")
 
 
 @dataclass
@@ -76,21 +73,27 @@ def passages_search(
 ) -> SearchResults:
     """The k best passages for `query` among those `user` may see.
 
-    `translation` limits Bible verses to one translation (None: the configured default,
-    "all": both). `source_ids` limits results to given documents/entries (chat about one
-    document). `methods` exists for evaluation (vector-only, text-only)."""
+    `translation` is the translation Bible verses are shown in (None: the configured
+    default, "all": each translation apart); verses are found through every translation.
+    `source_ids` limits results to given documents/entries (chat about one document).
+    `methods` exists for evaluation (vector-only, text-only)."""
     methods = set(methods)
-    candidates = _scoped(visible_passages(user), scope=scope, translation=translation, source_ids=source_ids)
+    shown = translation or settings.SEARCH_DEFAULT_TRANSLATION
+    display = None if shown == ALL_TRANSLATIONS else shown
+    recall = _scoped(visible_passages(user), scope=scope, translation=ALL_TRANSLATIONS, source_ids=source_ids)
     pool = max(settings.SEARCH_CANDIDATES, k)
+    embedding: Future | None = _embedder.submit(embed_texts, [query]) if VECTOR in methods else None
     references = references_find(query) if REFERENCE in methods else []
-    rankings: dict[str, list[uuid.UUID]] = {}
-    if VECTOR in methods:
-        rankings[VECTOR] = _vector_ranking(candidates, query, limit=pool)
-    if TEXT in methods:
-        rankings[TEXT] = _text_ranking(candidates, query, limit=pool)
-    referenced = _reference_matches(candidates, references, limit=pool) if references else []
-    ranked = _fuse(rankings, referenced=referenced, rrf_k=settings.SEARCH_RRF_K)[:k]
-    return SearchResults(query=query, references=references, hits=_hits(ranked, query))
+    found_by_text = text_ranking(recall, query, limit=pool) if TEXT in methods else []
+    query_vector = embedding.result()[0] if embedding is not None else None
+    found_by_vector = nearest_by_vector(recall, query_vector, limit=pool) if query_vector is not None else []
+    candidates = _candidates(recall, query, query_vector, found_by_vector, found_by_text)
+    ranked = _ranked(candidates, methods=methods, display=display, k=k)
+    _in_translation(ranked, recall, display)
+    named = _scoped(visible_passages(user), scope=scope, translation=shown, source_ids=source_ids)
+    referenced = _reference_matches(named, references, limit=pool) if references else []
+    hits = hits_of(_shown(ranked, referenced, k), query)
+    return SearchResults(query=query, references=references, hits=hits)
 
 
 def _scoped(
@@ -111,11 +114,7 @@ def _scoped(
     return passages
 
 
-# --- the three rankings ---------------------------------------------------------------------
-
-
-def _vector_ranking(passages: QuerySet[Passage], query: str, *, limit: int) -> list[uuid.UUID]:
-    return [passage_id for passage_id, _ in nearest_by_vector(passages, embed_texts([query])[0], limit=limit)]
+# --- recall ---------------------------------------------------------------------------------
 
 
 def ef_search_for(limit: int) -> int:
@@ -145,25 +144,89 @@ def nearest_by_vector(
     return sorted(rows, key=lambda row: row[1])
 
 
-def text_query(query: str) -> SearchQuery | None:
-    """Any of the query's words (stemmed, stop words dropped by the English config); None
-    when it has no words worth matching. Short numbers (chapter/verse) are left out."""
-    words = [w for w in dict.fromkeys(_WORD.findall(query.lower())) if not (w.isdigit() and len(w) <= 3)]
-    if not words:
-        return None
-    return SearchQuery(" | ".join(words), search_type="raw", config="english")
+_FEATURES = ("id", "source_kind", "source_id", "chunk_index", "verse_ids", "translation")
 
 
-def _text_ranking(passages: QuerySet[Passage], query: str, *, limit: int) -> list[uuid.UUID]:
-    tsquery = text_query(query)
-    if tsquery is None:
+def _candidates(
+    recall: QuerySet[Passage],
+    query: str,
+    query_vector: Any | None,
+    found_by_vector: list[tuple[uuid.UUID, float]],
+    found_by_text: list[tuple[uuid.UUID, float]],
+) -> list[fusion.Candidate]:
+    """Every passage either ranking found, and the verses next to each verse the vector
+    ranking found, with all their scores in one query: similarity, the similarity of the
+    verse joined with the next one, and BM25."""
+    ids = {passage_id for passage_id, _ in (*found_by_vector, *found_by_text)}
+    if not ids:
         return []
-    return list(
-        passages.filter(search_vector=tsquery)
-        .annotate(rank=SearchRank(F("search_vector"), tsquery, normalization=settings.SEARCH_TEXT_NORMALIZATION))
-        .order_by("-rank", "id")
-        .values_list("id", flat=True)[:limit]
+    rows = recall.filter(Q(pk__in=ids) | _neighbours_of(recall, {passage_id for passage_id, _ in found_by_vector}))
+    words = weighted_words(query)
+    zero = Value(0.0, output_field=FloatField())
+    rows = rows.annotate(
+        text_score=bm25_score(words) if words else zero,
+        similarity=_similarity(query_vector) if query_vector is not None else zero,
+        window=_window_similarity(query_vector) if query_vector is not None else zero,
     )
+    candidates = fusion.candidates_from(rows.values_list(*_FEATURES, "similarity", "window", "text_score"))
+    for method, found in ((VECTOR, found_by_vector), (TEXT, found_by_text)):
+        for passage_id, _ in found:
+            if passage_id in candidates:
+                candidates[passage_id].matched_by.append(method)
+    for candidate in candidates.values():
+        if not candidate.matched_by:  # a neighbour, found through its window
+            candidate.matched_by.append(VECTOR)
+    return list(candidates.values())
+
+
+def _similarity(query_vector: Any) -> Any:
+    """Cosine similarity to the query; 0 for a vector from another model."""
+    return Case(
+        When(embedding_model=model_name(), then=1 - CosineDistance("embedding", query_vector)),
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+
+
+def _window_similarity(query_vector: Any) -> RawSQL:
+    """Cosine similarity of a verse joined with the next verse (a verse's chunk index is
+    its verse id, so the next verse of the same chapter is chunk_index + 1)."""
+    table = Passage._meta.db_table
+    return RawSQL(
+        f"(SELECT 1 - ((following.embedding + {table}.embedding) <=> %s::vector) FROM {table} following"
+        f" WHERE {table}.source_kind = %s AND following.source_kind = %s"
+        f" AND following.source_id = {table}.source_id AND following.chunk_index = {table}.chunk_index + 1"
+        f" AND following.embedding_model = {table}.embedding_model AND {table}.embedding_model = %s)",
+        [Vector(query_vector).to_text(), Passage.SourceKind.BIBLE, Passage.SourceKind.BIBLE, model_name()],
+        output_field=FloatField(),
+    )
+
+
+def _neighbours_of(recall: QuerySet[Passage], ids: set[uuid.UUID]) -> Q:
+    """The verses on either side of each Bible verse among `ids`."""
+    verses = recall.filter(pk__in=ids, source_kind=Passage.SourceKind.BIBLE).values_list("source_id", "chunk_index")
+    places: dict[uuid.UUID, set[int]] = {}
+    for source_id, chunk_index in verses:
+        places.setdefault(source_id, set()).update({chunk_index - 1, chunk_index + 1})
+    condition = Q()
+    for source_id, indexes in places.items():
+        condition |= Q(source_kind=Passage.SourceKind.BIBLE, source_id=source_id, chunk_index__in=sorted(indexes))
+    return condition
+
+
+def _in_translation(ranked: list[fusion.Candidate], recall: QuerySet[Passage], display: str | None) -> None:
+    """Verses found only through another translation are shown in the chosen one (a verse
+    that translation lacks, like Romans 16:25 in the WEB, stays as found)."""
+    elsewhere = {c.verse: c for c in ranked if c.verse is not None and c.translation != display}
+    if display is None or not elsewhere:
+        return
+    shown = recall.filter(
+        source_kind=Passage.SourceKind.BIBLE, translation=display, verse_ids__overlap=list(elsewhere)
+    ).values_list("id", "verse_ids")
+    for passage_id, verse_ids in shown:
+        candidate = elsewhere.get(verse_ids[0]) if len(verse_ids) == 1 else None
+        if candidate is not None:
+            candidate.id, candidate.translation = passage_id, display
 
 
 def _reference_matches(passages: QuerySet[Passage], references: list[FoundReference], *, limit: int) -> list[uuid.UUID]:
@@ -175,77 +238,33 @@ def _reference_matches(passages: QuerySet[Passage], references: list[FoundRefere
     return [*verses.values_list("id", flat=True)[:limit], *citing.values_list("id", flat=True)[:limit]]
 
 
-# --- fusion -------------------------------------------------------------------------------
+# --- ranking --------------------------------------------------------------------------------
 
 
-def _fuse(
-    rankings: dict[str, list[uuid.UUID]], *, referenced: list[uuid.UUID], rrf_k: int
+def _ranked(
+    candidates: list[fusion.Candidate], *, methods: set[str], display: str | None, k: int
+) -> list[fusion.Candidate]:
+    for candidate in candidates:
+        candidate.score = fusion.fused(candidate, methods, vector=VECTOR, text=TEXT)
+    wanted = candidates
+    if VECTOR not in methods:
+        wanted = [candidate for candidate in candidates if candidate.text > 0]
+    ordered = sorted(wanted, key=lambda candidate: (-candidate.score, str(candidate.id)))
+    return fusion.diversified(fusion.one_per_verse(ordered, display=display), k)
+
+
+def _shown(
+    ranked: list[fusion.Candidate], referenced: list[uuid.UUID], k: int
 ) -> list[tuple[uuid.UUID, float, list[str]]]:
-    """Reciprocal rank fusion: score = sum over rankings of 1 / (rrf_k + rank). A passage
-    found by reference scores 1 more than any other, keeping the reference order."""
-    scores: dict[uuid.UUID, float] = {}
-    matched_by: dict[uuid.UUID, list[str]] = {}
-    for method, ranking in rankings.items():
-        for rank, passage_id in enumerate(ranking, start=1):
-            scores[passage_id] = scores.get(passage_id, 0.0) + 1.0 / (rrf_k + rank)
-            matched_by.setdefault(passage_id, []).append(method)
+    """Named verses and the passages citing them first (a reference outranks any score),
+    then the fused ranking; each passage once."""
+    by_id = {candidate.id: candidate for candidate in ranked}
+    shown: dict[uuid.UUID, tuple[uuid.UUID, float, list[str]]] = {}
     for rank, passage_id in enumerate(referenced, start=1):
-        # Verses first, in the order named; among citing passages the fused score still counts.
-        scores[passage_id] = scores.get(passage_id, 0.0) + 1.0 + 1.0 / rank
-        matched_by.setdefault(passage_id, []).insert(0, REFERENCE)
-    ordered = sorted(scores, key=lambda passage_id: (-scores[passage_id], str(passage_id)))
-    return [(passage_id, round(scores[passage_id], 6), matched_by[passage_id]) for passage_id in ordered]
-
-
-# --- presenting hits ----------------------------------------------------------------------
-
-
-def _hits(ranked: list[tuple[uuid.UUID, float, list[str]]], query: str) -> list[SearchHit]:
-    if not ranked:
-        return []
-    passages = Passage.objects.filter(pk__in=[passage_id for passage_id, _, _ in ranked]).defer(
-        "embedding", "search_vector"
-    )
-    tsquery = text_query(query)
-    if tsquery is not None:
-        passages = passages.annotate(
-            headline=SearchHeadline(
-                "text",
-                tsquery,
-                config="english",
-                start_sel=_MARK_START,
-                stop_sel=_MARK_END,
-                max_words=45,
-                min_words=20,
-                max_fragments=2,
-                fragment_delimiter=" … ",
-            )
-        )
-    by_id = {passage.pk: passage for passage in passages}
-    hits = []
-    for passage_id, score, matched_by in ranked:
-        passage = by_id.get(passage_id)
-        if passage is None:  # deleted between the two queries
-            continue
-        snippet, highlights = _snippet(getattr(passage, "headline", None) or "", passage.text)
-        hits.append(SearchHit(passage, score, matched_by, snippet, highlights))
-    return hits
-
-
-def _snippet(headline: str, text: str) -> tuple[str, list[tuple[int, int]]]:
-    """Plain text plus highlight offsets: clients render the marks themselves, so no HTML
-    from a document ever reaches a page unescaped."""
-    if _MARK_START not in headline:
-        plain = " ".join(text.split())
-        return (plain if len(plain) <= _SNIPPET_CHARS else plain[:_SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"), []
-    snippet_parts: list[str] = []
-    highlights: list[tuple[int, int]] = []
-    position = 0
-    for piece in re.split(f"({_MARK_START}[^{_MARK_END}]*{_MARK_END})", headline):
-        if piece.startswith(_MARK_START):
-            word = piece.strip(_MARK_START + _MARK_END)
-            highlights.append((position, position + len(word)))
-            piece = word
-        snippet_parts.append(piece)
-        position += len(piece)
-    return "".join(snippet_parts), highlights
+        found = by_id.get(passage_id)
+        methods = [REFERENCE, *(found.matched_by if found else [])]
+        shown[passage_id] = (passage_id, round(2.0 + 1.0 / rank, 6), methods)
+    for candidate in ranked:
+        if candidate.id not in shown:
+            shown[candidate.id] = (candidate.id, round(candidate.score, 6), candidate.matched_by)
+    return list(shown.values())[:k]

@@ -1,0 +1,149 @@
+"""Fusing the vector and text rankings into one list: scores, not ranks.
+
+Reciprocal rank fusion threw the scores away: a verse the vector ranking put first by a
+wide margin lost to one both rankings put fifth. Here every candidate either ranking found
+gets both of its scores (cosine similarity to the query, and the BM25 share of the query it
+matches, see text_ranking) and the fused score is
+
+    similarity + TEXT_WEIGHT[kind] * text + OFFSET[kind]
+
+with one weight and offset per kind of source: Bible verses are short and the embedding
+model reads them well, so their words count less than a 180-word book chunk's, whose
+embedding blurs. The values were learned on the tuning halves of bench/eval (verse sets for
+verses, the rendered book for library passages, both in "all" scope for the offset); see
+docs/architecture.md "Ranking" for the figures.
+
+Two recall sources widen the vector side: both translations (a verse found through the KJV
+or the WEB counts once, at its better score) and neighbouring-verse windows (a sentence that
+runs over two verses matches neither verse alone; the pair's mean embedding is scored and
+credited to both).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.index.models import Passage
+
+BIBLE, DOCUMENT, KNOWLEDGE = Passage.SourceKind.BIBLE, Passage.SourceKind.DOCUMENT, Passage.SourceKind.KNOWLEDGE
+TEXT_WEIGHT: dict[str, float] = {BIBLE: 0.2, DOCUMENT: 0.8, KNOWLEDGE: 0.8}
+OFFSET: dict[str, float] = {BIBLE: 0.0, DOCUMENT: 0.1, KNOWLEDGE: 0.1}
+WINDOW_DISCOUNT = 0.95  # a window is credited a little below a verse that matches alone
+# No one group (Bible, library) and no one book may hold more than this share of the
+# results while the other has candidates: a reader's own commentary is not drowned by
+# 62,000 verses, and one book does not crowd out the rest of the library.
+MOST_OF_ONE = 0.7
+
+
+@dataclass
+class Candidate:
+    id: uuid.UUID
+    source_kind: str
+    source_id: uuid.UUID
+    chunk_index: int
+    verse_ids: list[int]
+    translation: str
+    similarity: float = 0.0
+    text: float = 0.0
+    matched_by: list[str] = field(default_factory=list)
+    score: float = 0.0
+
+    @property
+    def group(self) -> str:
+        return "bible" if self.source_kind == BIBLE else "library"
+
+    @property
+    def verse(self) -> int | None:
+        """The verse a Bible passage is, for counting a verse found twice once."""
+        return self.verse_ids[0] if self.source_kind == BIBLE and len(self.verse_ids) == 1 else None
+
+
+def candidates_from(rows: Iterable[tuple[Any, ...]]) -> dict[uuid.UUID, Candidate]:
+    """Candidates from feature rows (id, kind, source, chunk, verse_ids, translation,
+    similarity, similarity of the verse joined with the next, text score)."""
+    found: dict[uuid.UUID, Candidate] = {}
+    windows: dict[tuple[uuid.UUID, int], float] = {}
+    for passage_id, kind, source_id, chunk_index, verse_ids, translation, similarity, window, text in rows:
+        found[passage_id] = Candidate(
+            passage_id,
+            kind,
+            source_id,
+            chunk_index,
+            list(verse_ids),
+            translation,
+            float(similarity or 0.0),
+            text or 0.0,
+        )
+        if window is not None:
+            windows[(source_id, chunk_index)] = WINDOW_DISCOUNT * float(window)
+    _credit_windows(found, windows)
+    return found
+
+
+def _credit_windows(found: dict[uuid.UUID, Candidate], windows: dict[tuple[uuid.UUID, int], float]) -> None:
+    """Both verses of a window keep the better of their own score and the window's."""
+    by_place = {(c.source_id, c.chunk_index): c for c in found.values() if c.verse is not None}
+    for (source_id, chunk_index), window in windows.items():
+        for place in ((source_id, chunk_index), (source_id, chunk_index + 1)):
+            verse = by_place.get(place)
+            if verse is not None:
+                verse.similarity = max(verse.similarity, window)
+
+
+def fused(candidate: Candidate, methods: set[str], *, vector: str, text: str) -> float:
+    if methods >= {vector, text}:
+        kind = candidate.source_kind
+        return candidate.similarity + TEXT_WEIGHT.get(kind, 0.8) * candidate.text + OFFSET.get(kind, 0.0)
+    return candidate.similarity if vector in methods else candidate.text
+
+
+def one_per_verse(ranked: list[Candidate], *, display: str | None) -> list[Candidate]:
+    """Best first, a verse found in several translations once (its best score kept, the
+    rankings that found it in any translation merged). `display` None keeps every
+    translation apart (the reader asked for all)."""
+    if display is None:
+        return ranked
+    kept: dict[Any, Candidate] = {}
+    for candidate in ranked:
+        key = candidate.verse if candidate.verse is not None else candidate.id
+        best = kept.get(key)
+        if best is None:
+            kept[key] = candidate
+            continue
+        best.matched_by = list(dict.fromkeys([*best.matched_by, *candidate.matched_by]))
+        if best.translation != display and candidate.translation == display:
+            candidate.score, candidate.matched_by = best.score, best.matched_by
+            kept[key] = candidate
+    return list(kept.values())
+
+
+def diversified(ranked: list[Candidate], k: int) -> list[Candidate]:
+    """The first k, with no group (Bible, library) and no single source over
+    MOST_OF_ONE of them while something else is there to take the place; the rest of
+    the order is kept."""
+    cap = max(1, math.ceil(MOST_OF_ONE * k))
+    groups = {candidate.group for candidate in ranked}
+    sources = {candidate.source_id for candidate in ranked if candidate.group == "library"}
+    chosen: list[Candidate] = []
+    held_back: list[Candidate] = []
+    per_group: Counter[str] = Counter()
+    per_source: Counter[uuid.UUID] = Counter()
+    for candidate in ranked:
+        if len(chosen) == k:
+            break
+        too_many_of_group = len(groups) > 1 and per_group[candidate.group] >= cap
+        too_many_of_source = (
+            len(sources) > 1 and candidate.group == "library" and per_source[candidate.source_id] >= cap
+        )
+        if too_many_of_group or too_many_of_source:
+            held_back.append(candidate)
+            continue
+        chosen.append(candidate)
+        per_group[candidate.group] += 1
+        per_source[candidate.source_id] += 1
+    return chosen + held_back[: k - len(chosen)]
