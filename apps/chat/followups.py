@@ -309,13 +309,16 @@ def _carried(question: str, context: _Context, anchor: ScriptureReference | None
 
 
 def _around(reference: ScriptureReference) -> str:
-    """A verse or short range with the two verses before it and the one after ("who said
-    it?" is answered just before); a long reference as its book's name."""
+    """A single verse with the two verses before it and the one after ("who said it?" is
+    answered just before); a range as it is (a carried rewrite does not widen again and
+    again); a long reference as its book's name."""
     if len(reference.verse_ids) > _MAX_CARRIED_VERSES:
         return bible.Book(_split(reference.verse_ids[0])[0]).title
+    if len(reference.verse_ids) > 1:
+        return reference.canonical
     ids = list(reference.verse_ids)
-    for step in (-1, -1):
-        before = _step(min(ids), step)
+    for _ in range(2):
+        before = _step(min(ids), -1)
         if before is not None and _split(before)[:2] == _split(min(ids))[:2]:
             ids.append(before)
     after = _step(max(ids), 1)

@@ -95,6 +95,8 @@ def test_someone_named_anew_without_a_pronoun_replaces_the_old_name() -> None:
 def test_a_follow_up_about_a_verse_carries_the_verses_around_it() -> None:
     query = rewrite("who said it, and to whom?", previous=["What is Ruth 1:16?"])
     assert [ref.canonical for ref in find_references(query)] == ["Ruth 1:14-17"]
+    again = rewrite("and why did she say it?", previous=["What is Ruth 1:16?", query])
+    assert [ref.canonical for ref in find_references(again)] == ["Ruth 1:14-17"]  # not widened at every turn
 
 
 @pytest.mark.parametrize(
