@@ -86,6 +86,8 @@ def verse_sets(user: User) -> None:
 
 
 def follow_ups(user: User) -> None:
+    from apps.chat.followups import rewrite  # the chat's offline rewrite (chat.followups)
+
     items = eval_sets.dialogues()
     if not items:
         print("\ndialogues: no file")
@@ -95,6 +97,7 @@ def follow_ups(user: User) -> None:
     asked: dict[str, Callable[[dict[str, Any]], str]] = {
         "follow-up alone (today)": lambda item: item["turns"][1],
         "both turns joined": lambda item: " ".join(item["turns"]),
+        "rewritten (deterministic)": lambda item: rewrite(item["turns"][1], previous=[item["turns"][0]]),
         "standalone rewrite (goal)": lambda item: item["standalone"],
     }
     for label, query_of in asked.items():

@@ -20,6 +20,15 @@ CHAT_PASSAGE_CHARS = env.int("THEO_CHAT_PASSAGE_CHARS", default=2000)
 # prompt (persona, sources, history, tool results) plus the answer is kept under it.
 CHAT_CONTEXT_WINDOWS = {"claude": 200_000, "default": 200_000, **env.json("THEO_CHAT_CONTEXT_WINDOWS", default={})}
 CHAT_MAX_TOOL_ROUNDS = 3
+# Follow-ups ("and the next verse?") become a standalone search query before retrieval: by
+# this small model when Claude is configured, else (and when it fails) deterministically.
+CHAT_REWRITE_MODEL = env("THEO_REWRITE_MODEL", default="claude-haiku-4-5")
+# Rerank the top CHAT_RERANK_CANDIDATES fused passages with a small Claude model before the
+# best CHAT_SOURCES go to the answer (off by default; its tokens count in the user's usage).
+CHAT_RERANK = env.bool("THEO_RERANK", default=False)
+CHAT_RERANK_MODEL = env("THEO_RERANK_MODEL", default="claude-haiku-4-5")
+CHAT_RERANK_CANDIDATES = env.int("THEO_RERANK_CANDIDATES", default=30)
+CHAT_ASSIST_TIMEOUT_SECONDS = env.float("THEO_ASSIST_TIMEOUT_SECONDS", default=10.0)
 CHAT_SOCKETS_PER_USER = env.int("THEO_CHAT_SOCKETS_PER_USER", default=5)
 CHAT_SOCKETS_TOTAL = env.int("THEO_CHAT_SOCKETS_TOTAL", default=1000)
 CHAT_MAX_FRAME_BYTES = env.int("THEO_CHAT_MAX_FRAME_BYTES", default=16384)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest
 
 from apps.chat.models import AIUsage, Conversation, Persona
@@ -53,6 +53,7 @@ class AIUsageAdmin(ViewOnlyAdmin):
     list_display = [
         "created_at",
         "user",
+        "kind",
         "model",
         "input_tokens",
         "output_tokens",
@@ -61,7 +62,7 @@ class AIUsageAdmin(ViewOnlyAdmin):
         "cost_usd",
         "degraded",
     ]
-    list_filter = ["model", "degraded", "created_at"]
+    list_filter = ["kind", "model", "degraded", "created_at"]
     search_fields = ["user__email", "model"]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
@@ -77,7 +78,7 @@ class AIUsageAdmin(ViewOnlyAdmin):
                 cache_read_tokens=Sum("cache_read_tokens"),
                 cache_write_tokens=Sum("cache_write_tokens"),
                 cost_usd=Sum("cost_usd"),
-                answers=Count("id"),
+                answers=Count("id", filter=Q(kind=AIUsage.Kind.ANSWER)),
             )
             response.context_data["title"] = (
                 f"AI usage — {totals['answers']} answers, ${totals['cost_usd'] or 0:.4f}, "

@@ -132,7 +132,7 @@ class AskView(EventStreamAPIView):
         if done is None:
             error = errors[-1] if errors else realtime.error("internal_error", "No answer.")
             raise TheoError(error["message"], code=error["code"])
-        message = conversation.messages.select_related("usage").get(pk=done["message_id"])
+        message = conversation.messages.prefetch_related("usages").get(pk=done["message_id"])
         return Response(MessageSerializer(message).data, status=201)
 
 

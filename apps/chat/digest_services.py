@@ -123,10 +123,10 @@ def digest_start(*, user: Any, conversation_id: Any, question: str, document_ids
 
 
 def digest_usage_record(*, user: Any, model: str, usage: providers.Usage, message: Message | None = None) -> AIUsage:
-    """One Claude call of a digest in the user's usage. The one place digests write AIUsage:
-    when AIUsage carries a `kind`, it is "digest" here."""
+    """One Claude call of a digest in the user's usage (the one place digests write AIUsage)."""
     return AIUsage.objects.create(
         user=user,
+        kind=AIUsage.Kind.DIGEST,
         message=message,
         model=model,
         input_tokens=usage.input_tokens,

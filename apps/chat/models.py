@@ -86,6 +86,10 @@ class Message(models.Model):
     content = models.TextField(blank=True)
     # Citation items exactly as the `citations` event sends them (see chat.realtime).
     citations = models.JSONField(default=list, blank=True)
+    # An answer's every numbered source sent to Claude (chat.realtime.SourceItem), cited or not.
+    sources = models.JSONField(default=list, blank=True)
+    # The standalone query retrieval used for an answer: the question, or its rewrite for a follow-up.
+    search_query = models.TextField(blank=True)
     degraded = models.BooleanField(default=False, help_text="Answered by the offline provider, not Claude.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
     error_code = models.CharField(max_length=50, blank=True)
@@ -101,11 +105,20 @@ class Message(models.Model):
 
 
 class AIUsage(models.Model):
-    """Tokens and cost of one answer; budgets and /usage/ add these up."""
+    """Tokens and cost of one call to Claude for an answer: the answer itself, the rewrite of
+    a follow-up into a search query, the rerank of its sources. Budgets and /usage/ add
+    these up; "answers" counts the `answer` rows."""
+
+    class Kind(models.TextChoices):
+        ANSWER = "answer", "Answer"
+        REWRITE = "rewrite", "Follow-up rewrite"
+        RERANK = "rerank", "Source rerank"
+        DIGEST = "digest", "Whole-document digest"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey("users.User", on_delete=models.CASCADE, related_name="ai_usage")
-    message = models.OneToOneField(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="usage")
+    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="usages")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ANSWER)
     model = models.CharField(max_length=100)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
@@ -120,6 +133,12 @@ class AIUsage(models.Model):
         verbose_name = "AI usage"
         verbose_name_plural = "AI usage"
         indexes = [models.Index(fields=["user", "created_at"], name="aiusage_user_time_idx")]
+        constraints = [
+            # One answer row per message: the message's usage is that row plus its helpers'.
+            models.UniqueConstraint(
+                fields=["message"], condition=models.Q(kind="answer"), name="aiusage_one_answer_per_message"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.model}: {self.input_tokens}+{self.output_tokens} tokens, ${self.cost_usd}"

@@ -264,6 +264,25 @@ def _room(system: list[dict[str, Any]], messages: list[dict[str, Any]], input_bu
     return input_budget - budget.estimate_tokens(system) - budget.estimate_tokens(messages) - wrapper
 
 
+async def claude_complete(
+    *, model: str, system: str, messages: list[dict[str, Any]], max_tokens: int, usage: Usage
+) -> str:
+    """The text of one short, non-streamed request (a follow-up rewrite, a rerank), its
+    tokens added to `usage`. Raises ProviderFailed."""
+    try:
+        final = await claude_client().messages.create(
+            model=model,
+            max_tokens=max_tokens,
+            system=system,
+            messages=cast("list[anthropic.types.MessageParam]", messages),
+            timeout=settings.CHAT_ASSIST_TIMEOUT_SECONDS,
+        )
+    except Exception as error:
+        raise _provider_failed(error) from error
+    usage.add(final.usage)
+    return "".join(block.text for block in final.content if block.type == "text").strip()
+
+
 def _provider_failed(error: Exception) -> ProviderFailed:
     """What went wrong while talking to Claude, as the client is told it."""
     if isinstance(error, anthropic.RateLimitError):

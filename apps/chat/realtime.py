@@ -30,6 +30,22 @@ class CitationItem(TypedDict):
     url: str | None
 
 
+class SourceItem(TypedDict):
+    """One numbered source sent to Claude with an answer, cited or not (the sources panel)."""
+
+    n: int
+    source_kind: str
+    title: str
+    document_id: NotRequired[str]
+    entry_id: NotRequired[str]
+    reference: NotRequired[str]
+    page_start: int | None
+    locator: str
+    snippet: str
+    url: str | None
+    cited: bool
+
+
 class DeltaEvent(TypedDict):
     type: Literal["delta"]
     text: str
@@ -46,6 +62,8 @@ class DoneEvent(TypedDict):
     usage: UsagePayload
     degraded: bool
     degraded_reason: str  # "" | no_api_key | breaker_open | budget_exceeded | provider_error
+    search_query: str  # the standalone query retrieval used (the question, or its rewrite)
+    sources: list[SourceItem]  # every numbered source sent to Claude, `cited` marking the cited ones
 
 
 ChatEvent = DeltaEvent | CitationsEvent | DoneEvent | ErrorEvent
@@ -59,13 +77,23 @@ def citations(items: list[CitationItem]) -> CitationsEvent:
     return {"type": "citations", "items": items}
 
 
-def done(*, message_id: str, usage: UsagePayload, degraded: bool, degraded_reason: str = "") -> DoneEvent:
+def done(
+    *,
+    message_id: str,
+    usage: UsagePayload,
+    degraded: bool,
+    degraded_reason: str = "",
+    search_query: str = "",
+    sources: list[SourceItem] | None = None,
+) -> DoneEvent:
     return {
         "type": "done",
         "message_id": message_id,
         "usage": usage,
         "degraded": degraded,
         "degraded_reason": degraded_reason,
+        "search_query": search_query,
+        "sources": sources or [],
     }
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth
 from django.utils import timezone
 
@@ -51,7 +51,7 @@ def conversation_get_for(*, user: Any, pk: Any, with_messages: bool = False) -> 
     first, with their usage (prefetched: one query more, none per message)."""
     conversations = _conversations_owned_by(user).select_related("persona", "owner")
     if with_messages:
-        in_order = Message.objects.select_related("usage").order_by("created_at")
+        in_order = Message.objects.prefetch_related("usages").order_by("created_at")
         conversations = conversations.prefetch_related(Prefetch("messages", queryset=in_order))
     conversation = conversations.filter(pk=pk).first()
     if conversation is None:
@@ -60,7 +60,7 @@ def conversation_get_for(*, user: Any, pk: Any, with_messages: bool = False) -> 
 
 
 def conversation_messages(*, conversation: Conversation) -> QuerySet[Message]:
-    return conversation.messages.select_related("usage").order_by("created_at")
+    return conversation.messages.prefetch_related("usages").order_by("created_at")
 
 
 def recent_messages(*, conversation: Conversation, limit: int) -> list[Message]:
@@ -71,6 +71,8 @@ def recent_messages(*, conversation: Conversation, limit: int) -> list[Message]:
 
 # --- AI usage -----------------------------------------------------------------------------
 
+# A follow-up's rewrite and a rerank are rows of their own (their cost counts), not answers.
+_ANSWERS = Count("id", filter=Q(kind=AIUsage.Kind.ANSWER))
 USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")
 
 
@@ -103,7 +105,7 @@ def usage_totals(*, usage: QuerySet[AIUsage], period: str, since: datetime) -> l
         usage.filter(created_at__gte=since)
         .annotate(period=trunc("created_at"))
         .values("period")
-        .annotate(answers=Count("id"), **{name: Sum(name) for name in USAGE_FIELDS})
+        .annotate(answers=_ANSWERS, **{name: Sum(name) for name in USAGE_FIELDS})
         .order_by("period")
     )
     by_period = {row["period"].date(): row for row in rows}
@@ -138,7 +140,7 @@ def usage_by_user(*, usage: QuerySet[AIUsage], since: datetime) -> list[dict[str
     rows = (
         usage.filter(created_at__gte=since)
         .values("user_id", "user__email")
-        .annotate(answers=Count("id"), **{name: Sum(name) for name in USAGE_FIELDS})
+        .annotate(answers=_ANSWERS, **{name: Sum(name) for name in USAGE_FIELDS})
         .order_by("-cost_usd")
     )
     return [

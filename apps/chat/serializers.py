@@ -49,6 +49,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "role",
             "content",
             "citations",
+            "sources",
+            "search_query",
             "degraded",
             "status",
             "error_code",
@@ -58,8 +60,12 @@ class MessageSerializer(serializers.ModelSerializer):
         ]
 
     def get_usage(self, message: Message) -> dict[str, Any] | None:
-        usage = getattr(message, "usage", None)
-        return UsageSerializer(usage).data if usage is not None else None
+        """The answer's usage plus that of the calls made for it (rewrite, rerank)."""
+        rows = list(message.usages.all())  # prefetched by the selectors
+        if not rows:
+            return None
+        totals = {name: sum(getattr(row, name) for row in rows) for name in UsageSerializer.Meta.fields}
+        return {**totals, "cost_usd": float(totals["cost_usd"])}
 
 
 class ConversationSerializer(serializers.ModelSerializer):

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.chat.models import AIUsage, Conversation, Message, Persona
-from apps.chat.realtime import CitationItem
+from apps.chat.realtime import CitationItem, SourceItem
 from apps.chat.selectors import effective_scope
 from apps.core.errors import NotFound, PermissionDenied, ValidationFailed
 from apps.core.services import audit_record
@@ -124,8 +124,13 @@ def answer_record(
     cost: Decimal,
     degraded: bool,
     failed_code: str = "",
+    search_query: str = "",
+    sources: list[SourceItem] | None = None,
+    assists: list[dict[str, Any]] | None = None,
 ) -> Message:
-    """The answer (complete, or failed with what came) and its usage, in one transaction."""
+    """The answer (complete, or failed with what came), the query it searched for and the
+    sources it was given, and its usage (the answer's row, then one per helper call made
+    for it: `assists` of {kind, model, usage, cost}), in one transaction."""
     with transaction.atomic():
         message = Message.objects.create(
             conversation=conversation,
@@ -136,7 +141,21 @@ def answer_record(
             status=Message.Status.FAILED if failed_code else Message.Status.COMPLETE,
             error_code=failed_code,
             model=model,
+            search_query=search_query,
+            sources=sources or [],
         )
+        for assist in assists or []:
+            AIUsage.objects.create(
+                user=user,
+                message=message,
+                kind=assist["kind"],
+                model=assist["model"],
+                input_tokens=assist["usage"].input_tokens,
+                output_tokens=assist["usage"].output_tokens,
+                cache_read_tokens=assist["usage"].cache_read_tokens,
+                cache_write_tokens=assist["usage"].cache_write_tokens,
+                cost_usd=assist["cost"],
+            )
         AIUsage.objects.create(
             user=user,
             message=message,

@@ -62,6 +62,45 @@
     node.classList.toggle("degraded", !!message.degraded);
   }
 
+  // Under an answer: what retrieval searched for, and every numbered source it was given
+  // (snippet, locator, link), the cited ones marked. From the `done` event or the history.
+  // Only the newest answer's panel starts open (on a wide screen): older ones fold away.
+  function sourcesPanel(node, message, latest) {
+    var old = node.querySelector(".answer-sources");
+    if (old) old.remove();
+    var sources = message.sources || [];
+    if (!message.search_query && !sources.length) return;
+    var box = el("div", "answer-sources");
+    if (message.search_query) {
+      var searched = el("p", "searched-for small muted", "searched for: ");
+      searched.appendChild(el("q", null, message.search_query));
+      box.appendChild(searched);
+    }
+    if (sources.length) {
+      var cited = sources.filter(function (s) { return s.cited; }).length;
+      var details = el("details", "sources-panel");
+      details.open = !!latest && !window.matchMedia("(max-width: 860px)").matches;
+      details.appendChild(el("summary", "small", "Sources (" + sources.length + ", " + cited + " cited)"));
+      var list = el("ol", "source-list");
+      sources.forEach(function (source) {
+        var item = el("li", "source-item" + (source.cited ? " cited" : ""));
+        item.id = "source-" + (message.id || "new") + "-" + source.n;
+        var head = el("div", "source-head");
+        head.appendChild(el("span", "source-n", String(source.n)));
+        var label = source.url && /^\/(?!\/)/.test(source.url) ? el("a", "source-locator", source.locator) : el("span", "source-locator", source.locator);
+        if (label.tagName === "A") label.href = source.url;
+        head.appendChild(label);
+        if (source.cited) head.appendChild(el("span", "badge badge-cited", "cited"));
+        item.appendChild(head);
+        if (source.snippet) item.appendChild(el("p", "source-snippet small", source.snippet));
+        list.appendChild(item);
+      });
+      details.appendChild(list);
+      box.appendChild(details);
+    }
+    node.appendChild(box);
+  }
+
   function reason(code) {
     return {
       no_api_key: "not configured",
@@ -73,12 +112,14 @@
 
   function showHistory(messages) {
     Array.prototype.slice.call(log.querySelectorAll(".bubble")).forEach(function (node) { node.remove(); });
-    messages.forEach(function (message) {
+    var lastAnswer = messages.map(function (m) { return m.role; }).lastIndexOf("assistant");
+    messages.forEach(function (message, index) {
       var node = bubble(message.role);
       if (message.role === "user") node.querySelector(".bubble-body").textContent = message.content;
       else {
         renderAssistant(node, message.content, message.citations);
         meta(node, message);
+        sourcesPanel(node, message, index === lastAnswer);
         if (message.status === "failed") node.classList.add("failed");
       }
     });
@@ -107,7 +148,11 @@
     } else if (event.type === "citations") {
       if (current) { current.citations = event.items; renderAssistant(current.node, current.text, event.items); }
     } else if (event.type === "done") {
-      if (current) meta(current.node, { degraded: event.degraded, degraded_reason: event.degraded_reason, citations: current.citations, usage: event.usage });
+      if (current) {
+        meta(current.node, { degraded: event.degraded, degraded_reason: event.degraded_reason, citations: current.citations, usage: event.usage });
+        Array.prototype.forEach.call(log.querySelectorAll(".sources-panel"), function (panel) { panel.open = false; });
+        sourcesPanel(current.node, { id: event.message_id, search_query: event.search_query, sources: event.sources }, true);
+      }
       current = null;
       setBusy(false);
       var title = document.getElementById("chat-title");
