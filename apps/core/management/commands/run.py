@@ -52,7 +52,9 @@ class Command(BaseCommand):
         _ensure_port_free(options["host"], options["port"])
         self.stdout.write("Applying migrations…")
         call_command("migrate", interactive=False, verbosity=0)
-        call_command("collectstatic", interactive=False, verbosity=0)
+        # --clear: a stale compressed copy (chat.js.gz from an earlier build) would be served
+        # instead of the file just collected.
+        call_command("collectstatic", interactive=False, verbosity=0, clear=True)
         call_command("ensure_admin")
         if not options["no_worker"]:
             for message in run_startup_hooks():
