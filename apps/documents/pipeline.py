@@ -208,7 +208,16 @@ def _ingest(document: Document) -> None:
 def _index(document: Document, chunks: list[Chunk], vectors: list[list[float]]) -> None:
     """Swap the document's passages for the new ones in one transaction."""
     passages = passages_build(
-        [PassageText(chunk.text, page_start=chunk.page_start, page_end=chunk.page_end) for chunk in chunks],
+        [
+            PassageText(
+                chunk.text,
+                page_start=chunk.page_start,
+                page_end=chunk.page_end,
+                page_label=chunk.page_label,
+                section=chunk.section,
+            )
+            for chunk in chunks
+        ],
         vectors=vectors,
     )
     with transaction.atomic():
