@@ -15,6 +15,8 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
+from apps.index.pages import printed_pages
+
 EMBEDDING_DIMENSIONS = 384
 
 
@@ -90,6 +92,10 @@ class Passage(models.Model):
         ]
 
     def __str__(self) -> str:
-        page = self.page_label or self.page_start
-        locator = self.reference or (f"p. {page}" if page else f"#{self.chunk_index}")
+        locator = self.reference or self.printed_pages or f"#{self.chunk_index}"
         return f"{self.title or self.source_kind} {locator}"
+
+    @property
+    def printed_pages(self) -> str:
+        """'p. xii', 'pp. 46–47' ("" without pages)."""
+        return printed_pages(page_label=self.page_label, page_start=self.page_start, page_end=self.page_end)
