@@ -42,7 +42,7 @@ def _is_number(word: str) -> bool:
 
 def is_page_number(line: str) -> bool:
     found = _PAGE_NUMBER.match(line.strip())
-    return bool(found) and _is_number(found.group(1))
+    return found is not None and _is_number(found.group(1))
 
 
 def _shape(line: str) -> str:

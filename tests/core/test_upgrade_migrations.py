@@ -224,6 +224,7 @@ def snapshot(
         tables = tables or connection.introspection.table_names(cursor)
         rows = {}
         for table in tables:
+            selected: sql.Composable
             if table == "django_migrations":
                 selected = sql.SQL("app, name")
             elif columns and table in columns:
