@@ -32,9 +32,14 @@ def _roman_plus(label: str, span: int) -> str:
             value, rest = value + number, rest[len(digits) :]
     if rest or not value:
         return ""
-    value += span
+    out = roman(value + span)
+    return out.upper() if label.isupper() else out
+
+
+def roman(value: int) -> str:
+    """A lower-case roman numeral."""
     out = ""
     for number, digits in _ROMAN_VALUES:
         while value >= number:
             out, value = out + digits, value - number
-    return out.upper() if label.isupper() else out
+    return out

@@ -118,8 +118,10 @@ def book_pdf_bytes(
     from fpdf import FPDF
     from fpdf.enums import PageLabelStyle
 
+    from apps.index.pages import roman
+
     def printed(index: int) -> str:
-        return _roman(index) if index <= front_matter else str(index - front_matter - 1 + first_number)
+        return roman(index) if index <= front_matter else str(index - front_matter - 1 + first_number)
 
     class Book(FPDF):
         def header(self) -> None:
@@ -147,11 +149,3 @@ def book_pdf_bytes(
             pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
             pdf.ln(2)
     return bytes(pdf.output())
-
-
-def _roman(number: int) -> str:
-    out = ""
-    for value, digits in ((10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")):
-        while number >= value:
-            out, number = out + digits, number - value
-    return out
