@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from apps.documents.extraction import Page
-from apps.index.chunking import WORD, word_windows
+from apps.index.chunking import WORD, embedding_text, word_windows
 
 HEADING_CHARS = 150  # one heading within it
 SECTION_DEPTH = 2  # "Chapter 3 › Verses 1-5": the heading and the one above it
@@ -30,6 +30,10 @@ class Chunk:
     page_end: int
     page_label: str = ""
     section: str = ""
+
+    @property
+    def embedding_text(self) -> str:
+        return embedding_text(text=self.text, section=self.section)
 
 
 @dataclass

@@ -14,6 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 HEADING_MARK = "\ue000"
+# Headings found by their words alone ("CHAPTER III." in the body font, a short bold line)
+# are the deepest level: the parent also weighs them as possible running heads.
+WEAK_LEVEL = 6
 MAX_HEADING_SHARE = 0.15  # a font size holding more of a PDF's text than this is body text
 MAX_HEADING_LEVELS = 4  # sized levels; bold or "CHAPTER III." lines at body size come below them
 _LEADERS = re.compile(r"\.{4,}|…{2,}|(?:\. ){3,}|_{4,}")
@@ -82,7 +85,7 @@ def mark_text_headings(text: str, *, markdown: bool) -> str:
         if found:
             lines[number] = heading(found.group(2), len(found.group(1)))
         elif not fenced and _alone(lines, number) and looks_like_heading(line):
-            lines[number] = heading(line, 6)
+            lines[number] = heading(line, WEAK_LEVEL)
     return "\n".join(lines)
 
 
@@ -165,7 +168,7 @@ def heading_levels(layouts: list[list[Line]]) -> dict[float, int]:
     larger = [
         size
         for size, count in chars.items()
-        if size >= body * 1.1 and size - body >= 0.9 and count <= total * MAX_HEADING_SHARE
+        if size >= body * 1.05 and size - body >= 0.9 and count <= total * MAX_HEADING_SHARE
     ]
     levels = {size: level for level, size in enumerate(sorted(larger, reverse=True)[:MAX_HEADING_LEVELS], start=1)}
     levels[body] = len(levels) + 1
@@ -182,7 +185,7 @@ def mark_pdf_line(line: Line, levels: dict[float, int]) -> str:
     if level is not None and level < body_level:
         return heading(text, level)
     if size >= levels_body_size(levels) and ((bold and len(text.split()) <= 10) or looks_like_heading(text)):
-        return heading(text, body_level)
+        return heading(text, WEAK_LEVEL)
     return text
 
 

@@ -90,7 +90,9 @@ def extract_pages(path: Path, file_type: str) -> list[Page]:
         raise TooMuchText(max_chars)
     if not result.get("paginated"):  # pages of our own: no running heads to find
         return [page_of(page.number, page.text) for page in paginate("\n\n".join(p["text"] for p in raw))]
-    texts = strip_running_heads([page["text"] for page in raw])
+    texts = strip_running_heads(
+        [page["text"] for page in raw], [str(page.get("label") or page["page"]) for page in raw]
+    )
     return [page_of(page["page"], text, str(page.get("label") or "")) for page, text in zip(raw, texts, strict=True)]
 
 

@@ -246,7 +246,7 @@ def _embed(document: Document, chunks: list[Chunk]) -> list[list[float]]:
             message=f"Embedded {done} of {len(chunks)} passages",
         )
 
-    return passages_embed([chunk.text for chunk in chunks], on_batch=embedded)
+    return passages_embed([chunk.embedding_text for chunk in chunks], on_batch=embedded)
 
 
 def _index_references(document: Document) -> int:

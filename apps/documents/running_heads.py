@@ -9,7 +9,9 @@ when it is a page number alone ("47", "xii", "- 3 -", "Page 3", "3 of 48"), or i
 - with its digits and roman numerals set aside, it stands at that edge of at least
   REPEAT_SHARE of the pages (and of 3): a running head with or without its page number;
 - it is the same text at an edge of at least 3 pages: a chapter's running head, which
-  changes from chapter to chapter.
+  changes from chapter to chapter;
+- it begins or ends with the page's own printed label ("Chapter 3: Utilities 6" on the
+  page printed 6; "8 THE BOOK OF RUTH" on page 8).
 A heading (see extract_layout) is kept unless the very same heading stands at an edge of
 HEADING_REPEAT_SHARE of the pages. Body text is never touched, nor a line that occurs at a
 page's edge once or twice.
@@ -20,7 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from apps.documents.extract_layout import split_heading
+from apps.documents.extract_layout import WEAK_LEVEL, split_heading
 
 EDGE_LINES = 2
 REPEAT_SHARE = 0.3
@@ -69,32 +71,39 @@ class _Repeats:
             self.exact.update({(edge, lines[i].strip()) for edge, indexes in edges.items() for i in indexes})
         self.pages = sum(1 for lines in split if any(line.strip() for line in lines))
 
-    def running(self, line: str, edge: str) -> bool:
+    def running(self, line: str, edge: str, label: str) -> bool:
         """A heading goes only when the very same heading stands at the edge of most pages
-        (a running head set large): "Chapter 1", "Chapter 2" opening their pages stay."""
+        (a running head set large): "Chapter 1", "Chapter 2" opening their pages stay. A
+        heading found by its words alone is weighed like any line."""
         exact = self.exact[(edge, line.strip())]
-        if split_heading(line)[0] is not None:
+        level = split_heading(line)[0]
+        if level is not None and level < WEAK_LEVEL:
             return exact >= max(MIN_REPEATS, HEADING_REPEAT_SHARE * self.pages)
         if is_page_number(line):
             return True
-        if len(line.split()) > MAX_RUNNING_WORDS:  # a full line of text is body text
+        words = split_heading(line)[1].split()
+        if len(words) > MAX_RUNNING_WORDS:  # a full line of text is body text
             return False
+        if label and words and label.lower() in (words[0].lower(), words[-1].lower()):
+            return True  # "Chapter 3: Utilities 6" on the page printed 6
         shape = _shape(line)
         repeated_shape = self.shapes[(edge, shape)] >= max(MIN_REPEATS, REPEAT_SHARE * self.pages)
         return (repeated_shape and bool(shape.strip("# "))) or exact >= MIN_REPEATS
 
 
-def strip_running_heads(pages: list[str]) -> list[str]:
+def strip_running_heads(pages: list[str], labels: list[str] | None = None) -> list[str]:
     """The pages' texts without their running heads, footers and page numbers: peeled off
-    each edge, outermost line first, until a line that is not one."""
+    each edge, outermost line first, until a line that is not one. `labels`: each page's
+    printed page, when the file has them."""
     split = [page.split("\n") for page in pages]
     repeats = _Repeats(split)
     cleaned = []
-    for lines in split:
+    for number, lines in enumerate(split):
+        label = labels[number] if labels else ""
         drop: set[int] = set()
         for edge, indexes in _edges(lines).items():
             for index in indexes:
-                if index in drop or not repeats.running(lines[index], edge):
+                if index in drop or not repeats.running(lines[index], edge, label):
                     break
                 drop.add(index)
         cleaned.append("\n".join(line for index, line in enumerate(lines) if index not in drop))

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from apps.documents import pipeline
+from apps.index.embeddings import embed_texts
 from apps.index.models import Passage
+from apps.index.reembed import passages_embed_stale
 from tests.documents import files
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +99,17 @@ def test_a_document_stored_before_page_labels_gets_them_when_reprocessed(
 
     assert located(document_id) == EXPECTED
     assert not any(HEAD in p.text for p in passages_of(document_id))
+
+
+def test_a_passage_is_embedded_under_its_section_and_re_embedded_the_same_way(upload: Any) -> None:
+    document_id = upload("ruth.pdf", book())
+    pipeline.run(document_id=document_id)
+    gleaning = passages_of(document_id)[2]
+    expected = embed_texts([f"Chapter 2. The Gleaning\n{gleaning.text}"])[0]
+    assert np.allclose(gleaning.embedding, expected, atol=1e-5)
+
+    Passage.objects.filter(pk=gleaning.pk).update(embedding=None, embedding_model="")  # as after a model change
+    passages_embed_stale(source_kind=Passage.SourceKind.DOCUMENT)
+
+    gleaning.refresh_from_db()
+    assert np.allclose(gleaning.embedding, expected, atol=1e-5)

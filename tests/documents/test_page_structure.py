@@ -88,7 +88,7 @@ def test_pdf_headings_found_from_font_sizes_and_chapter_lines(tmp_path):
     assert headings(pages[0]) == [(1, "Chapter 1. Elimelech's Removal"), (2, "Verses 1-2: The famine")]
     assert headings(pages[1]) == [(2, "Verses 3-5: The deaths")]
     assert headings(pages[2]) == [(1, "Chapter 2. Ruth Gleaning")]
-    assert headings(pages[3]) == [(3, "CHAPTER III.")]  # body size: below the sized headings
+    assert headings(pages[3]) == [(6, "CHAPTER III.")]  # found by its words: the deepest level
     assert not any("kindness" in text for page in pages for _, text in headings(page))  # body lines are not headings
 
 
