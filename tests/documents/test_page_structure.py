@@ -183,3 +183,21 @@ def test_numbered_headings_opening_every_page_are_kept():
     assert [page.split("\n") for page in cleaned] == [
         [f"\ue0001Chapter {n}", f"The {WORDS[n]} chapter's text."] for n in range(1, 8)
     ]
+
+
+def test_a_running_head_ending_in_the_printed_page_is_stripped_even_on_a_short_chapter():
+    """Texinfo's "Chapter 3: Utilities 6" stands on two pages only: its page number gives it away."""
+    pages = [
+        "\ue0006Chapter 3: Utilities 6\nReport bugs to the list.\nasn1Parser reads a file.",
+        "7 GNU Libtasn1 Reference\nThe coding tool writes DER.\nIt reads assignments.",
+        "\ue0006Chapter 3: Utilities 8\nDecoding works the other way.\nSee the examples.",
+    ]
+
+    cleaned = strip_running_heads(pages, ["6", "7", "8"])
+
+    assert [page.split("\n")[0] for page in cleaned] == [
+        "Report bugs to the list.",
+        "The coding tool writes DER.",
+        "Decoding works the other way.",
+    ]
+    assert strip_running_heads(["Verses 6\nBody.", "Other 9 words\nBody two."], ["6", "7"])[1].startswith("Other")
