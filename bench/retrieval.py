@@ -119,8 +119,25 @@ def book(user: User) -> None:
             header(f"book questions: the right page (scope={scope})")
             for mode, methods in MODES.items():
                 print_row(mode, by_split(questions, functools.partial(page_rank, user, scope=scope, methods=methods)))
+            print_printed_page_row(user, questions, scope=scope)
     finally:
         delete_document(document, user)
+
+
+def print_printed_page_row(user: User, questions: list[dict[str, Any]], *, scope: str) -> None:
+    """How often the fused top hit's printed page (`page_label`) is the question's printed
+    page, in the "first" column: what a reader checks against the book in hand."""
+    cells = ""
+    for part in halves(questions).values():
+        matched = sum(top_label_matches(user, question, scope=scope) for question in part)
+        cells += f"{len(part):>10} {'':>5} {'':>5} {matched / len(part) if part else 0.0:>5.0%} "
+    print(f"  {'printed page, fused top':<26}{cells}")
+
+
+def top_label_matches(user: User, question: dict[str, Any], *, scope: str) -> bool:
+    hits = passages_search(user=user, query=question["q"], scope=scope, k=1, methods=list(METHODS)).hits
+    top = hits[0].passage if hits else None
+    return top is not None and top.source_kind == "document" and top.page_label == question["label"]
 
 
 def page_rank(user: User, question: dict[str, Any], *, scope: str, methods: list[str]) -> int | None:

@@ -30,6 +30,12 @@ class SearchHitSerializer(serializers.Serializer):
     entry_id = serializers.SerializerMethodField()
     page_start = serializers.IntegerField(source="passage.page_start", allow_null=True)
     page_end = serializers.IntegerField(source="passage.page_end", allow_null=True)
+    page_label = serializers.CharField(
+        source="passage.page_label",
+        help_text='The printed page of a document passage\'s first page ("xii", "47"; the page number as text '
+        'where the file has no page labels); "" for verses and knowledge entries.',
+    )
+    section = serializers.CharField(source="passage.section", help_text='The heading the passage sits under, or "".')
     scripture_references = serializers.ListField(source="passage.scripture_references", child=serializers.CharField())
     url = serializers.SerializerMethodField()
 

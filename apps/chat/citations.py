@@ -32,8 +32,7 @@ class Source:
         if p.source_kind == Passage.SourceKind.BIBLE:
             return f"{p.reference} ({p.translation.upper()})"
         if p.page_start:
-            pages = f"p. {p.page_start}" if p.page_end in (None, p.page_start) else f"pp. {p.page_start}-{p.page_end}"
-            return f"{p.title}, {pages}"
+            return f"{p.title}, {p.printed_pages}"
         return f"{p.title} (knowledge entry)"
 
     def prompt_block(self) -> str:
@@ -66,6 +65,8 @@ def _source_fields(source: Source) -> CitationItem:
         "source_kind": p.source_kind,
         "title": p.title,
         "page_start": p.page_start,
+        "page_label": p.page_label,
+        "section": p.section,
         "quote": "",
         "verified": True,
         "url": passage_url(p),

@@ -25,6 +25,8 @@ class CitationItem(TypedDict):
     entry_id: NotRequired[str]
     reference: NotRequired[str]
     page_start: int | None
+    page_label: NotRequired[str]  # the printed page ("xii"; the page number as text), "" but for documents
+    section: NotRequired[str]  # the heading the passage sits under
     quote: str
     verified: bool
     url: str | None

@@ -7,13 +7,15 @@ environment is empty. Before reading anything the child enters its sandbox: a ne
 namespace of its own where Linux allows it (no interface but a down loopback, so no
 connection goes anywhere), then limits on memory, CPU, open files, processes and file
 writes. It stops reading once the text passes max_chars, then prints one JSON object:
-{"pages": [{"page": 1, "text": "..."}, ...], "paginated": true, "sandbox": {...}} or
-{"error": "reason", "sandbox": {...}}. "paginated" is false when the format has no pages
-of its own (text, HTML, a DOCX without page breaks); the parent then numbers pages of
-about PAGE_CHARS characters.
+{"pages": [{"page": 1, "label": "i", "text": "..."}, ...], "paginated": true, "sandbox": {...}}
+or {"error": "reason", "sandbox": {...}}. "label" is a PDF page's printed label (only PDFs
+have them). Heading lines are marked (see extract_layout.py). "paginated" is false when
+the format has no pages of its own (text, HTML, a DOCX without page breaks); the parent
+then numbers pages of about PAGE_CHARS characters.
 
-No Django here (nor anything of Theo's): the child starts fast, imports only the parsing
-libraries, and touches nothing but the one file.
+No Django here (nor anything of Theo's but extract_layout.py, standard library only, loaded
+by its path): the child starts fast, imports only the parsing libraries, and touches
+nothing but the one file.
 """
 
 from __future__ import annotations
@@ -28,16 +30,33 @@ import resource
 import signal
 import sys
 import zipfile
+from importlib import util
+from types import ModuleType
 from typing import IO, Any
 
 MAX_DOCX_UNPACKED_BYTES = 256 * 1024 * 1024
 MAX_DOCX_RATIO = 200  # unpacked / packed: far beyond any real document
 MAX_PAGES = 50_000  # far beyond any real book; a file of empty pages must not become millions of them
+MAX_LABEL_CHARS = 32  # a printed page label ("xii", "A-47")
 
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 OPEN_FILES = 64  # the file, the pipes, the libraries' own: far more than enough
+
+
+def _load_layout() -> ModuleType:
+    """extract_layout.py, beside this file, by its path (isolated mode puts no directory of
+    Theo's on sys.path)."""
+    spec = util.spec_from_file_location("extract_layout", os.path.join(os.path.dirname(__file__), "extract_layout.py"))
+    if spec is None or spec.loader is None:
+        raise ImportError("extract_layout.py is missing")
+    module = util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+layout = _load_layout()
 
 
 class ExtractionError(Exception):
@@ -120,9 +139,8 @@ def extract_pdf(source: IO[bytes], budget: TextBudget) -> tuple[list[dict[str, A
             raise ExtractionError("The PDF is encrypted. Upload a copy without a password.")
         if len(reader.pages) > MAX_PAGES:
             raise TooManyPages(len(reader.pages))
-        pages: list[dict[str, Any]] = [
-            {"page": number, "text": budget.take(_page_text(page))} for number, page in enumerate(reader.pages, start=1)
-        ]
+        labels = _page_labels(reader)
+        layouts = [layout.page_lines(page, budget.take) for page in reader.pages]
     except ExtractionError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
@@ -131,19 +149,30 @@ def extract_pdf(source: IO[bytes], budget: TextBudget) -> tuple[list[dict[str, A
         if "encrypt" in str(exc).lower() or "crypt" in type(exc).__name__.lower():
             raise ExtractionError("The PDF is encrypted. Upload a copy without a password.") from exc
         raise
-    if not any(page["text"].strip() for page in pages):
+    if not any(text.strip() for lines in layouts for text, _, _ in lines):
         raise ExtractionError(
-            f"No text found in this {len(pages)}-page PDF: it looks scanned (images of pages). "
+            f"No text found in this {len(layouts)}-page PDF: it looks scanned (images of pages). "
             "Run it through OCR and upload the result."
         )
-    return pages, True
+    levels = layout.heading_levels(layouts)
+    return [
+        {"page": number, "label": label, "text": "\n".join(layout.mark_pdf_line(line, levels) for line in lines)}
+        for number, (label, lines) in enumerate(zip(labels, layouts, strict=True), start=1)
+    ], True
 
 
-def _page_text(page: Any) -> str:
+def _page_labels(reader: Any) -> list[str]:
+    """The printed page of every page (/PageLabels: roman front matter, offsets, prefixes);
+    pypdf gives the page number as text where the PDF has none. A broken label tree loses
+    the labels, not the book."""
+    count = len(reader.pages)
     try:
-        return page.extract_text() or ""
-    except Exception:  # one unreadable page should not lose the book
-        return ""
+        labels = [str(label).strip()[:MAX_LABEL_CHARS] for label in reader.page_labels]
+    except Exception:
+        labels = []
+    if len(labels) != count:
+        labels = [""] * count
+    return [label or str(number) for number, label in enumerate(labels, start=1)]
 
 
 def _check_docx_size(source: IO[bytes]) -> None:
@@ -175,13 +204,13 @@ class _DocxPages:
         self.breaks_seen = False
 
     def add_text(self, text: str) -> None:
-        self.line.append(self.budget.take(text))
+        self.line.append(self.budget.take(layout.unmarked(text)))
 
-    def end_block(self, heading: bool = False) -> None:
+    def end_block(self, heading_level: int | None = None) -> None:
         text = "".join(self.line).strip()
         self.line = []
         if text:
-            self.pages[self.page].append(f"\n{text}\n" if heading else text)
+            self.pages[self.page].append(text if heading_level is None else layout.heading(text, heading_level))
 
     def page_break(self) -> None:
         """Text before the break stays on this page; what follows starts the next one.
@@ -196,10 +225,16 @@ class _DocxPages:
             self.breaks_seen = True
 
 
-def _is_heading(paragraph: Any) -> bool:
+def _heading_level(paragraph: Any) -> int | None:
+    """1 for a Title, n for "Heading n" (style ids have no space: "Heading2"), else None."""
     style = paragraph.find(f"{W}pPr/{W}pStyle")
-    name = (style.get(f"{W}val") or "") if style is not None else ""
-    return name.lower().startswith(("heading", "title"))
+    name = ((style.get(f"{W}val") or "") if style is not None else "").lower().replace(" ", "")
+    if name.startswith("title"):
+        return 1
+    if name.startswith("heading"):
+        digits = name.removeprefix("heading")
+        return int(digits) if digits.isdigit() else 1
+    return None
 
 
 def _read_paragraph(paragraph: Any, pages: _DocxPages) -> None:
@@ -214,7 +249,7 @@ def _read_paragraph(paragraph: Any, pages: _DocxPages) -> None:
             pages.page_break()
         else:  # a line break
             pages.add_text("\n")
-    pages.end_block(heading=_is_heading(paragraph))
+    pages.end_block(heading_level=_heading_level(paragraph))
 
 
 def _read_table(table: Any, pages: _DocxPages) -> None:
@@ -273,8 +308,8 @@ def _decode(source: IO[bytes], start: bytes, encoding: str, budget: TextBudget, 
     return "".join(parts)
 
 
-def extract_text(source: IO[bytes], budget: TextBudget) -> tuple[list[dict[str, Any]], bool]:
-    text = decode_text(source, budget)
+def extract_text(source: IO[bytes], budget: TextBudget, *, markdown: bool = False) -> tuple[list[dict[str, Any]], bool]:
+    text = layout.mark_text_headings(layout.unmarked(decode_text(source, budget)), markdown=markdown)
     if "\f" in text:  # form feeds: the file has pages of its own
         parts = text.split("\f")
         while parts and not parts[-1].strip():  # a final form feed ends the last page
@@ -285,12 +320,26 @@ def extract_text(source: IO[bytes], budget: TextBudget) -> tuple[list[dict[str, 
     return [{"page": 1, "text": text}], False
 
 
+def extract_markdown(source: IO[bytes], budget: TextBudget) -> tuple[list[dict[str, Any]], bool]:
+    return extract_text(source, budget, markdown=True)
+
+
+HTML_HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
+
+
 def extract_html(source: IO[bytes], budget: TextBudget) -> tuple[list[dict[str, Any]], bool]:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(source.read(), "lxml")
     for element in soup(["script", "style", "noscript", "template", "iframe", "object", "svg"]):
         element.decompose()
+    for string in list(soup.strings):
+        if layout.HEADING_MARK in string:
+            string.replace_with(layout.unmarked(string))
+    for element in soup(HTML_HEADINGS):  # one line each, marked with its level
+        if element.parent is not None and element.find_parent(HTML_HEADINGS) is None:
+            title = " ".join(element.get_text(" ").split())
+            element.replace_with(soup.new_string(layout.heading(title, int(element.name[1])) if title else ""))
     text = "\n".join(budget.take(string) for string in soup.strings)  # what get_text("\n") gives
     text = re.sub(r"\n\s*\n+", "\n\n", text)
     return [{"page": 1, "text": text}], False
@@ -300,7 +349,7 @@ EXTRACTORS = {
     "pdf": extract_pdf,
     "docx": extract_docx,
     "text": extract_text,
-    "markdown": extract_text,
+    "markdown": extract_markdown,
     "html": extract_html,
 }
 

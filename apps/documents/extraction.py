@@ -21,6 +21,9 @@ from typing import IO
 import structlog
 from django.conf import settings
 
+from apps.documents.extract_layout import split_heading
+from apps.documents.running_heads import strip_running_heads
+
 logger = structlog.get_logger(__name__)
 PAGE_CHARS = 3000  # a printed page, for formats without pages of their own
 CHILD_SCRIPT = Path(__file__).with_name("extract_child.py")
@@ -31,8 +34,29 @@ _network_warned = False
 
 @dataclass(frozen=True)
 class Page:
+    """One page: its number (1-based), its text (running heads and page numbers taken
+    off), its printed label ("xii", "47"; the number as text where the file has none) and
+    its headings as (line index in text.split("\n"), level 1-6)."""
+
     number: int
     text: str
+    label: str = ""
+    headings: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def printed(self) -> str:
+        return self.label or str(self.number)
+
+
+def page_of(number: int, marked_text: str, label: str = "") -> Page:
+    """A Page from the child's text, whose heading lines carry extract_layout's mark."""
+    lines, headings = [], []
+    for index, line in enumerate(marked_text.split("\n")):
+        level, text = split_heading(line)
+        if level is not None:
+            headings.append((index, level))
+        lines.append(text)
+    return Page(number, "\n".join(lines), label=label, headings=tuple(headings))
 
 
 class ExtractionFailed(Exception):
@@ -61,10 +85,15 @@ def extract_pages(path: Path, file_type: str) -> list[Page]:
     if len(completed.stdout) > _most_output_bytes(max_chars):
         raise TooMuchText(max_chars)
     result = _parse_child_output(completed, memory_mb, timeout)
-    pages = [Page(p["page"], p["text"]) for p in result["pages"]]
-    if sum(len(page.text) for page in pages) > max_chars:  # the child stops first; never trust only it
+    raw = result["pages"]
+    if sum(len(page["text"]) for page in raw) > max_chars:  # the child stops first; never trust only it
         raise TooMuchText(max_chars)
-    return pages if result.get("paginated") else paginate("\n\n".join(p.text for p in pages))
+    if not result.get("paginated"):  # pages of our own: no running heads to find
+        return [page_of(page.number, page.text) for page in paginate("\n\n".join(p["text"] for p in raw))]
+    texts = strip_running_heads(
+        [page["text"] for page in raw], [str(page.get("label") or page["page"]) for page in raw]
+    )
+    return [page_of(page["page"], text, str(page.get("label") or "")) for page, text in zip(raw, texts, strict=True)]
 
 
 def open_stored_file(path: Path) -> IO[bytes]:

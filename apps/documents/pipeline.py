@@ -208,7 +208,16 @@ def _ingest(document: Document) -> None:
 def _index(document: Document, chunks: list[Chunk], vectors: list[list[float]]) -> None:
     """Swap the document's passages for the new ones in one transaction."""
     passages = passages_build(
-        [PassageText(chunk.text, page_start=chunk.page_start, page_end=chunk.page_end) for chunk in chunks],
+        [
+            PassageText(
+                chunk.text,
+                page_start=chunk.page_start,
+                page_end=chunk.page_end,
+                page_label=chunk.page_label,
+                section=chunk.section,
+            )
+            for chunk in chunks
+        ],
         vectors=vectors,
     )
     with transaction.atomic():
@@ -237,7 +246,7 @@ def _embed(document: Document, chunks: list[Chunk]) -> list[list[float]]:
             message=f"Embedded {done} of {len(chunks)} passages",
         )
 
-    return passages_embed([chunk.text for chunk in chunks], on_batch=embedded)
+    return passages_embed([chunk.embedding_text for chunk in chunks], on_batch=embedded)
 
 
 def _index_references(document: Document) -> int:

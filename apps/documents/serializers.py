@@ -60,7 +60,16 @@ class DocumentUpdateSerializer(serializers.Serializer):
 class PassageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Passage
-        fields = ["id", "chunk_index", "page_start", "page_end", "text", "scripture_references"]
+        fields = [
+            "id",
+            "chunk_index",
+            "page_start",
+            "page_end",
+            "page_label",
+            "section",
+            "text",
+            "scripture_references",
+        ]
         read_only_fields = fields
 
 

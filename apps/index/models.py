@@ -15,6 +15,8 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
+from apps.index.pages import printed_pages
+
 EMBEDDING_DIMENSIONS = 384
 
 
@@ -28,6 +30,9 @@ class Passage(models.Model):
         PUBLIC = "public", "Everyone (Bible text)"
         MEMBERS = "members", "Every non-guest (approved knowledge)"
         PRIVATE = "private", "Owner, sharees and staff"
+
+    PAGE_LABEL_CHARS = 32
+    SECTION_CHARS = 300
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     source_kind = models.CharField(max_length=16, choices=SourceKind.choices)
@@ -45,6 +50,10 @@ class Passage(models.Model):
     # Locators: a page span for documents, a canonical verse reference for Bible text.
     page_start = models.PositiveIntegerField(null=True, blank=True)
     page_end = models.PositiveIntegerField(null=True, blank=True)
+    # A document passage's printed page (its first page's PDF label: "xii", "47"; else the
+    # page number as text) and the heading it sits under; "" for verses and knowledge entries.
+    page_label = models.CharField(max_length=PAGE_LABEL_CHARS, blank=True, default="")
+    section = models.CharField(max_length=SECTION_CHARS, blank=True, default="")
     reference = models.CharField(max_length=100, blank=True)
     translation = models.CharField(max_length=8, blank=True)
     # The scripture this passage mentions: canonical strings for people, verse ids
@@ -83,5 +92,10 @@ class Passage(models.Model):
         ]
 
     def __str__(self) -> str:
-        locator = self.reference or (f"p. {self.page_start}" if self.page_start else f"#{self.chunk_index}")
+        locator = self.reference or self.printed_pages or f"#{self.chunk_index}"
         return f"{self.title or self.source_kind} {locator}"
+
+    @property
+    def printed_pages(self) -> str:
+        """'p. xii', 'pp. 46–47' ("" without pages)."""
+        return printed_pages(page_label=self.page_label, page_start=self.page_start, page_end=self.page_end)

@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from apps.index.chunking import embedding_text
 from apps.index.embeddings import embed_texts, model_name
 from apps.index.models import EMBEDDING_DIMENSIONS, Passage
 
@@ -36,11 +37,11 @@ def passages_embed_stale(*, source_kind: str | None = None, batch_size: int | No
             stale_passages(source_kind=source_kind)
             .select_for_update(skip_locked=True)
             .order_by("source_kind", "source_id", "chunk_index")
-            .only("id", "text")[:batch_size]
+            .only("id", "text", "section")[:batch_size]
         )
         if not batch:
             return 0
-        vectors = embed_texts([passage.text for passage in batch])
+        vectors = embed_texts([embedding_text(text=passage.text, section=passage.section) for passage in batch])
         if vectors.shape[1] != EMBEDDING_DIMENSIONS:
             raise ValueError(
                 f"The embedding model makes {vectors.shape[1]}-dimensional vectors; the index holds "

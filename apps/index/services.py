@@ -22,13 +22,15 @@ Vector = Sequence[float]
 
 @dataclass(frozen=True)
 class PassageText:
-    """One chunk as a source hands it over: its text and where it sits in the source.
-    A Bible verse names the verse it is (`verse_ids`); any other text is searched for the
-    scripture it cites."""
+    """One chunk as a source hands it over: its text and where it sits in the source
+    (a document's page span, printed page label and section heading). A Bible verse names
+    the verse it is (`verse_ids`); any other text is searched for the scripture it cites."""
 
     text: str
     page_start: int | None = None
     page_end: int | None = None
+    page_label: str = ""
+    section: str = ""
     reference: str = ""
     translation: str = ""
     chunk_index: int | None = None  # default: its position in the list
@@ -42,6 +44,8 @@ class PassageData:
     embedding: Vector | None
     page_start: int | None = None
     page_end: int | None = None
+    page_label: str = ""
+    section: str = ""
     reference: str = ""
     translation: str = ""
     scripture_references: list[str] = field(default_factory=list)
@@ -85,6 +89,8 @@ def passages_build(chunks: Sequence[PassageText], *, vectors: Sequence[Vector] |
                 embedding=None if vectors is None else vectors[position],
                 page_start=chunk.page_start,
                 page_end=chunk.page_end,
+                page_label=chunk.page_label[: Passage.PAGE_LABEL_CHARS],
+                section=chunk.section[: Passage.SECTION_CHARS],
                 reference=chunk.reference,
                 translation=chunk.translation,
                 scripture_references=canonical,
@@ -109,6 +115,8 @@ def _rows(
             embedding_model=current_model if p.embedding is not None else "",
             page_start=p.page_start,
             page_end=p.page_end,
+            page_label=p.page_label,
+            section=p.section,
             reference=p.reference,
             translation=p.translation,
             scripture_references=p.scripture_references,

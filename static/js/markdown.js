@@ -71,7 +71,8 @@
   function chip(n, citations) {
     var item = (citations || {})[n];
     if (!item) return '<span class="cite pending">' + n + "</span>";
-    var label = escapeHtml(item.reference || (item.title + (item.page_start ? ", p. " + item.page_start : "")));
+    var page = item.page_label || item.page_start; // the printed page ("xii") where the book has one
+    var label = escapeHtml(item.reference || (item.title + (page ? ", p. " + page : "") + (item.section ? " — " + item.section : "")));
     var classes = "cite" + (item.verified ? "" : " unverified");
     var title = item.verified ? label : label + " (could not be verified)";
     // Citation URLs come from Theo, not the model: only paths on this site.

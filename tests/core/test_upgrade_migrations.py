@@ -275,6 +275,8 @@ def assert_passage_belongs_to_index(alias: str, ids: dict[str, Any]) -> None:
     assert passage.verse_ids == [43001001, 1001001]
     assert passage.owner_id == ids["user"]
     assert "word" in passage.search_vector  # the generated column is still computed
+    # Stored before page labels: its page number stands as its label until it is reprocessed.
+    assert (passage.page_label, passage.section) == (str(passage.page_start), "")
     assert DocumentNote.objects.using(alias).get(pk=ids["note"]).passage == passage
     assert KnowledgeEntry.objects.using(alias).get(pk=ids["entry"]).author_id == ids["user"]
 

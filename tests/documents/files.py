@@ -101,3 +101,51 @@ def markdown_bytes(pages: int = 2) -> bytes:
 def text_bytes(pages: int = 3) -> bytes:
     """Pages separated by form feeds, as printed text exports have them."""
     return "\f".join(page_text(n) for n in range(1, pages + 1)).encode()
+
+
+def book_pdf_bytes(
+    pages: list[list[tuple[str, str]]],
+    *,
+    running_head: str = "",
+    front_matter: int = 0,
+    first_number: int = 1,
+    labels: bool = True,
+) -> bytes:
+    """A printed book: each page a list of (kind, text) blocks, kind "h1" (16 pt bold),
+    "h2" (12.5 pt bold) or "p" (11 pt body); a running head on every page, the printed page
+    number in the footer (roman for the first `front_matter` pages, then arabic from
+    `first_number`) and, with `labels`, the same numbering as the PDF's /PageLabels."""
+    from fpdf import FPDF
+    from fpdf.enums import PageLabelStyle
+
+    from apps.index.pages import roman
+
+    def printed(index: int) -> str:
+        return roman(index) if index <= front_matter else str(index - front_matter - 1 + first_number)
+
+    class Book(FPDF):
+        def header(self) -> None:
+            if running_head:
+                self.set_font("Times", "I", 9)
+                self.cell(0, 6, running_head, align="C", new_x="LMARGIN", new_y="NEXT")
+                self.ln(4)
+
+        def footer(self) -> None:
+            self.set_y(-15)
+            self.set_font("Times", "", 10)
+            self.cell(0, 8, printed(self.page_no()), align="C")
+
+    pdf = Book()
+    fonts = {"h1": ("B", 16), "h2": ("B", 12.5), "p": ("", 11)}
+    for index, blocks in enumerate(pages, start=1):
+        pdf.add_page()
+        if labels and index == 1 and front_matter:
+            pdf.set_page_label(PageLabelStyle.LOWER_ROMAN)
+        elif labels and index == front_matter + 1:
+            pdf.set_page_label(PageLabelStyle.NUMBER, label_start=first_number)
+        for kind, text in blocks:
+            style, size = fonts[kind]
+            pdf.set_font("Times", style, size)
+            pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(2)
+    return bytes(pdf.output())

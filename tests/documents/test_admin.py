@@ -162,8 +162,8 @@ def test_the_document_page_shows_passages_references_notes_and_sharing_to_the_ow
     assert response.status_code == 200
     page = text(response)
     assert "Commentary on Romans" in page
-    assert '<span class="locator">pp. 1–2</span>' in page
-    assert '<span class="locator">p. 3</span>' in page
+    assert '<span class="locator" title="Page 1 of the file">pp. 1–2</span>' in page
+    assert '<span class="locator" title="Page 3 of the file">p. 3</span>' in page
     assert '<span class="chip ref">Romans 8:28-30</span>' in page  # the passage's reference
     assert "All things work together for good." in page
     assert "Compare Augustine." in page

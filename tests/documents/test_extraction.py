@@ -183,7 +183,8 @@ def test_markdown_without_pages_is_paginated_by_about_3000_characters(tmp_path):
     assert [page.number for page in pages] == list(range(1, len(pages) + 1))
     for number in range(1, 13):
         assert len(page_with(pages, f"marker-{number}")) == 1  # each paragraph on exactly one page
-    assert "# Part 1" in pages[0].text
+    assert pages[0].text.startswith("Part 1\n")  # the heading, its '#' markup read as a level-1 heading
+    assert pages[0].headings[0] == (0, 1)
 
 
 def test_plain_text_with_one_paragraph_per_line_is_paginated(tmp_path):
@@ -388,7 +389,7 @@ def test_empty_pages_are_skipped_in_spans():
 
     chunks = chunk_pages(pages, size=10, overlap=2)
 
-    assert chunks == [Chunk(index=0, text="alpha beta gamma delta", page_start=1, page_end=3)]
+    assert chunks == [Chunk(index=0, text="alpha beta gamma delta", page_start=1, page_end=3, page_label="1")]
 
 
 def test_chunking_is_deterministic():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -217,6 +218,7 @@ def test_a_pdf_with_more_pages_than_the_cap_is_refused(tmp_path, monkeypatch):
     """The cap lives in the child (a standalone script): a copy of it with a smaller cap
     plays it here, rather than building a 50,000-page PDF."""
     child = tmp_path / "extract_child.py"
+    shutil.copy(extraction.CHILD_SCRIPT.with_name("extract_layout.py"), tmp_path)  # the child loads it beside itself
     child.write_text(extraction.CHILD_SCRIPT.read_text().replace("MAX_PAGES = 50_000", "MAX_PAGES = 3"))
     monkeypatch.setattr(extraction, "CHILD_SCRIPT", child)
     path = tmp_path / "book.pdf"
@@ -247,6 +249,7 @@ def test_where_the_platform_refuses_a_network_namespace_extraction_goes_on_and_s
     from structlog.testing import capture_logs
 
     child = tmp_path / "extract_child.py"
+    shutil.copy(extraction.CHILD_SCRIPT.with_name("extract_layout.py"), tmp_path)  # the child loads it beside itself
     source = extraction.CHILD_SCRIPT.read_text()
     assert "if libc.unshare(flags) == 0:" in source
     child.write_text(source.replace("if libc.unshare(flags) == 0:", "if False:"))

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pytest
 from django.conf import settings as django_settings
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError
 from django.utils import timezone
 
@@ -31,25 +30,6 @@ def small_chunks(settings: Any) -> None:
     """Passages shorter than a page, so their page spans say where each marker is."""
     settings.CHUNK_WORDS = 10
     settings.CHUNK_OVERLAP_WORDS = 2
-
-
-@pytest.fixture
-def upload(client_for, user, django_capture_on_commit_callbacks):
-    """Upload through the API as `user` (the enqueue on commit is captured, not run)."""
-
-    def do(name: str, data: bytes, *, title: str = "", client: Any = None) -> str:
-        client = client or client_for(user)
-        with django_capture_on_commit_callbacks(execute=False):
-            response = client.post(
-                "/api/v1/documents/",
-                {"file": SimpleUploadedFile(name, data), "title": title or name, "document_type": "biblical"},
-                format="multipart",
-            )
-        assert response.status_code == 202, response.content
-        assert response.json()["status"] == "queued"
-        return response.json()["id"]
-
-    return do
 
 
 def passages_of(document_id: Any) -> Any:

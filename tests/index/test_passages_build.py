@@ -93,3 +93,15 @@ def test_a_knowledge_entry_and_a_document_chunk_build_the_same_passage(user: Any
     assert stored.verse_ids == built.verse_ids
     assert built.embedding is not None
     assert cosine(list(stored.embedding), list(built.embedding)) > 0.9999
+
+
+def test_a_document_chunk_keeps_its_printed_page_and_section():
+    built = passages_build(
+        [
+            PassageText("Front matter.", page_start=1, page_end=1, page_label="i", section="Preface"),
+            PassageText("A verse.", reference="Ruth 1:16", translation="web", verse_ids=(8001016,)),
+            PassageText("Long.", page_start=2, page_end=2, page_label="x" * 50, section="s" * 400),
+        ]
+    )
+    assert [(p.page_label, p.section) for p in built[:2]] == [("i", "Preface"), ("", "")]
+    assert len(built[2].page_label) == Passage.PAGE_LABEL_CHARS and len(built[2].section) == Passage.SECTION_CHARS
