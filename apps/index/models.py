@@ -85,3 +85,6 @@ class Passage(models.Model):
     def __str__(self) -> str:
         locator = self.reference or (f"p. {self.page_start}" if self.page_start else f"#{self.chunk_index}")
         return f"{self.title or self.source_kind} {locator}"
+
+
+from apps.index.models_vectors import PassageVector as PassageVector  # noqa: E402  (the ensemble's side table)
