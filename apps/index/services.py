@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
-from apps.index import embeddings, references
+from apps.index import embeddings, ensemble, references
 from apps.index.models import Passage
 from apps.index.selectors import PassageAccess
 
@@ -50,22 +50,37 @@ class PassageData:
     translation: str = ""
     scripture_references: list[str] = field(default_factory=list)
     verse_ids: list[int] = field(default_factory=list)
+    second_embedding: Vector | None = None  # the ensemble's model (apps.index.ensemble)
 
 
-def passages_embed(texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None) -> list[list[float]]:
+class EmbeddedVectors(list[list[float]]):
+    """What passages_embed returns: the vectors, in order, plus `second`, the ensemble
+    model's vectors in the same order (None when the ensemble is off). passages_build
+    carries them over, so no source has to pass them along itself."""
+
+    second: list[list[float]] | None = None
+
+
+def passages_embed(texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None) -> EmbeddedVectors:
     """Vectors for `texts`, in order. Embedded in batches, longest texts first (as
     model.encode orders them itself: batches of similar length waste less padding);
-    `on_batch(done)` is called after each batch, for progress."""
+    `on_batch(done)` is called after each batch, for progress. With the ensemble on, each
+    batch is embedded by both models before its progress is reported."""
     batch = settings.EMBEDDING_BATCH_SIZE
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    vectors: list[list[float]] = [[] for _ in texts]
+    vectors = EmbeddedVectors([] for _ in texts)
+    second: list[list[float]] | None = [[] for _ in texts] if ensemble.ensemble_enabled() else None
     for start in range(0, len(order), batch):
         indexes = order[start : start + batch]
-        encoded = embeddings.embed_texts([texts[i] for i in indexes], batch_size=batch)
-        for i, vector in zip(indexes, encoded.tolist(), strict=True):
+        batch_texts = [texts[i] for i in indexes]
+        for i, vector in zip(indexes, embeddings.embed_texts(batch_texts, batch_size=batch).tolist(), strict=True):
             vectors[i] = vector
+        if second is not None:
+            for i, vector in zip(indexes, ensemble.second_vectors(batch_texts) or [], strict=True):
+                second[i] = vector
         if on_batch is not None:
             on_batch(min(start + batch, len(order)))
+    vectors.second = second
     return vectors
 
 
@@ -75,6 +90,7 @@ def passages_build(chunks: Sequence[PassageText], *, vectors: Sequence[Vector] |
     verses are stored first and embedded in the background)."""
     if vectors is not None and len(vectors) != len(chunks):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors.")
+    second = getattr(vectors, "second", None)  # EmbeddedVectors with the ensemble on
     built = []
     for position, chunk in enumerate(chunks):
         if chunk.verse_ids:
@@ -95,6 +111,7 @@ def passages_build(chunks: Sequence[PassageText], *, vectors: Sequence[Vector] |
                 translation=chunk.translation,
                 scripture_references=canonical,
                 verse_ids=verse_ids,
+                second_embedding=None if second is None else second[position],
             )
         )
     return built
@@ -143,7 +160,23 @@ def passages_replace_for_source(
     with transaction.atomic():
         Passage.objects.filter(source_kind=source_kind, source_id=source_id).delete()
         Passage.objects.bulk_create(rows, batch_size=500)
+        _write_second_vectors(rows, passages)
     return len(rows)
+
+
+def _write_second_vectors(
+    rows: Sequence[Passage], passages: Sequence[PassageData], *, inserted_only: bool = False
+) -> None:
+    """The ensemble model's vectors of the rows just written, where the build made them
+    (`inserted_only`: of the rows a bulk insert that ignores conflicts really added)."""
+    pairs = {
+        row.pk: p.second_embedding for row, p in zip(rows, passages, strict=True) if p.second_embedding is not None
+    }
+    if pairs and inserted_only:
+        inserted = set(Passage.objects.filter(pk__in=list(pairs)).values_list("pk", flat=True))
+        pairs = {pk: vector for pk, vector in pairs.items() if pk in inserted}
+    if pairs:
+        ensemble.passage_vectors_write(vectors=pairs.items())
 
 
 def passages_insert_missing(
@@ -153,6 +186,7 @@ def passages_insert_missing(
     returns how many were given to insert."""
     rows = _rows(source_kind=source_kind, source_id=source_id, title=title, passages=passages, access=access)
     Passage.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    _write_second_vectors(rows, passages, inserted_only=True)
     return len(rows)
 
 
