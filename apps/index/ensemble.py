@@ -44,8 +44,13 @@ def passage_vectors_write(*, vectors: Iterable[tuple[uuid.UUID, Vector]]) -> int
 
 
 def second_ranking(passages: QuerySet[Passage], query: str, *, limit: int) -> list[uuid.UUID]:
-    """Ids of the `limit` passages among `passages` nearest to `query` by the second model,
-    nearest first; [] when the ensemble is off (nothing to fuse).
+    """Ids of second_nearest, nearest first."""
+    return [passage_id for passage_id, _ in second_nearest(passages, query, limit=limit)]
+
+
+def second_nearest(passages: QuerySet[Passage], query: str, *, limit: int) -> list[tuple[uuid.UUID, float]]:
+    """(id, cosine distance) of the `limit` passages among `passages` nearest to `query` by
+    the second model, nearest first; [] when the ensemble is off (nothing to fuse).
 
     `passages` is the caller's queryset with the access rule and scope applied: it filters
     inside the query (a subquery on the passage table), so nothing is filtered after the
@@ -66,4 +71,4 @@ def second_ranking(passages: QuerySet[Passage], query: str, *, limit: int) -> li
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search_for(limit)}")
         rows = list(nearest)
-    return [passage_id for passage_id, _ in sorted(rows, key=lambda row: row[1])]
+    return sorted(rows, key=lambda row: row[1])

@@ -104,6 +104,27 @@ def _credit_windows(found: dict[uuid.UUID, Candidate], windows: dict[tuple[uuid.
                 verse.similarity = max(verse.similarity, window)
 
 
+def blend_second(
+    candidates: Iterable[Candidate],
+    first: list[tuple[uuid.UUID, float]],
+    second: list[tuple[uuid.UUID, float]],
+) -> None:
+    """With the ensemble on: each candidate's similarity becomes the mean of its own and
+    the second model's, the second mapped onto the first's scale by the best and the last
+    score each model returned (the helper's score-normalised sum at equal weight, kept in
+    the first model's units so the text weights above still hold). A candidate the second
+    model did not return is given its last score."""
+    if len(first) < 2 or len(second) < 2:
+        return
+    first_best, first_last = 1 - first[0][1], 1 - first[-1][1]
+    second_best, second_last = 1 - second[0][1], 1 - second[-1][1]
+    scale = (first_best - first_last) / (second_best - second_last or 1.0)
+    by_id = {passage_id: 1 - distance for passage_id, distance in second}
+    for candidate in candidates:
+        aligned = first_last + (by_id.get(candidate.id, second_last) - second_last) * scale
+        candidate.similarity = (candidate.similarity + aligned) / 2
+
+
 def text_weights(query: str, lexemes: Sequence[str]) -> dict[str, float]:
     """The text weight per source kind for this query: keywords (at most four words, none
     of them a stop word) lean on the words, anything longer on meaning."""

@@ -29,7 +29,7 @@ from django.db.models.expressions import RawSQL
 from pgvector import Vector
 from pgvector.django import CosineDistance
 
-from apps.index import fusion
+from apps.index import ensemble, fusion
 from apps.index.embeddings import embed_texts, model_name
 from apps.index.models import Passage
 from apps.index.references import FoundReference, references_find, verse_ids_of
@@ -87,7 +87,9 @@ def passages_search(
     found_by_text = text_ranking(recall, query, limit=pool) if TEXT in methods else []
     query_vector = embedding.result()[0] if embedding is not None else None
     found_by_vector = nearest_by_vector(recall, query_vector, limit=pool) if query_vector is not None else []
-    candidates = _candidates(recall, query, query_vector, found_by_vector, found_by_text)
+    found_by_second = ensemble.second_nearest(recall, query, limit=pool) if VECTOR in methods else []
+    candidates = _candidates(recall, query, query_vector, found_by_vector + found_by_second, found_by_text)
+    fusion.blend_second(candidates, found_by_vector, found_by_second)
     weights = fusion.text_weights(query, query_lexemes(query))
     ranked = _ranked(candidates, methods=methods, display=display, k=k, weights=weights)
     _in_translation(ranked, recall, display)

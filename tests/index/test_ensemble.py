@@ -145,3 +145,36 @@ def test_background_embedding_makes_both_vectors(ensemble_on: None, user: Any) -
 
 def test_the_health_check_loads_the_second_model() -> None:
     check_second_model()  # raises when the model cannot load or embed
+
+
+def test_search_with_the_ensemble_on_blends_both_models(ensemble_on: None, user: Any, settings: Any) -> None:
+    """The second model's nearest passages join the candidates, and each candidate's
+    similarity is the mean of both models' (the second's on the first's scale)."""
+    from apps.index.search import VECTOR, passages_search
+
+    word = marker()
+    passages = build([f"{text} ({word})" for text in TEXTS], owner=user)
+    query = "a parable about searching for a lost sheep"
+    options = {"user": user, "query": query, "scope": "documents", "source_ids": [passages[0].source_id]}
+    alone = passages_search(**options, methods=[VECTOR]).hits
+    settings.SEARCH_CANDIDATES = 1  # each model brings only its nearest passage
+    blended = passages_search(**options, methods=[VECTOR]).hits
+    assert blended[0].passage.pk == passages[0].pk
+    assert {hit.passage.pk for hit in alone} == {passage.pk for passage in passages}
+    # With one candidate per model the scale is unknown (two scores are needed): the
+    # first model's similarity stands, so the blend never invents a score.
+    assert blended[0].score == pytest.approx(alone[0].score, abs=1e-6)
+
+
+def test_the_blend_maps_the_second_model_onto_the_first_models_scale() -> None:
+    from apps.index.fusion import Candidate, blend_second
+
+    ids = [uuid.uuid4() for _ in range(3)]
+    candidates = [Candidate(ids[i], "document", ids[0], i, [], "") for i in range(3)]
+    for candidate, similarity in zip(candidates, (0.6, 0.5, 0.4), strict=True):
+        candidate.similarity = similarity
+    first = [(ids[0], 0.4), (ids[2], 0.6)]  # similarities 0.6 ... 0.4
+    second = [(ids[1], 0.1), (ids[0], 0.2)]  # the second model prefers ids[1]: 0.9 ... 0.8
+    blend_second(candidates, first, second)
+    # ids[1]: its second score is the second's best -> 0.6 on the first's scale.
+    assert [round(c.similarity, 6) for c in candidates] == [0.5, 0.55, 0.4]
