@@ -42,6 +42,8 @@ class SourceItem(TypedDict):
     entry_id: NotRequired[str]
     reference: NotRequired[str]
     page_start: int | None
+    page_label: NotRequired[str]
+    section: NotRequired[str]
     locator: str
     snippet: str
     url: str | None
