@@ -21,7 +21,7 @@ from apps.chat.digest_plan import Plan, estimate, plan_digest
 from apps.chat.digest_selectors import Chosen, digest_passages
 from apps.chat.models import AIUsage, Conversation, Digest, Message
 from apps.chat.selectors import conversation_get_for, spent_this_month
-from apps.chat.services import title_from
+from apps.chat.services import title_from, usage_record
 from apps.core.breaker import BreakerState, claude_breaker
 from apps.core.errors import PermissionDenied, ValidationFailed
 from apps.core.services import audit_record
@@ -124,16 +124,8 @@ def digest_start(*, user: Any, conversation_id: Any, question: str, document_ids
 
 def digest_usage_record(*, user: Any, model: str, usage: providers.Usage, message: Message | None = None) -> AIUsage:
     """One Claude call of a digest in the user's usage (the one place digests write AIUsage)."""
-    return AIUsage.objects.create(
-        user=user,
-        kind=AIUsage.Kind.DIGEST,
-        message=message,
-        model=model,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cache_read_tokens=usage.cache_read_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        cost_usd=usage.cost_usd(model),
+    return usage_record(
+        user=user, message=message, kind=AIUsage.Kind.DIGEST, model=model, usage=usage, cost=usage.cost_usd(model)
     )
 
 

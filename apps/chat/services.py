@@ -145,30 +145,39 @@ def answer_record(
             sources=sources or [],
         )
         for assist in assists or []:
-            AIUsage.objects.create(
-                user=user,
-                message=message,
-                kind=assist["kind"],
-                model=assist["model"],
-                input_tokens=assist["usage"].input_tokens,
-                output_tokens=assist["usage"].output_tokens,
-                cache_read_tokens=assist["usage"].cache_read_tokens,
-                cache_write_tokens=assist["usage"].cache_write_tokens,
-                cost_usd=assist["cost"],
+            kind, assist_model = assist["kind"], assist["model"]
+            usage_record(
+                user=user, message=message, kind=kind, model=assist_model, usage=assist["usage"], cost=assist["cost"]
             )
-        AIUsage.objects.create(
-            user=user,
-            message=message,
-            model=model,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            cost_usd=cost,
-            degraded=degraded,
-        )
+        usage_record(user=user, message=message, model=model, usage=usage, cost=cost, degraded=degraded)
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
     return message
+
+
+def usage_record(
+    *,
+    user: Any,
+    message: Message | None,
+    model: str,
+    usage: Usage,
+    cost: Decimal,
+    kind: str = AIUsage.Kind.ANSWER,
+    degraded: bool = False,
+) -> AIUsage:
+    """One model call in the user's usage: an answer, or a helper call (rewrite, rerank,
+    a digest's map and reduce)."""
+    return AIUsage.objects.create(
+        user=user,
+        message=message,
+        kind=kind,
+        model=model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        cost_usd=cost,
+        degraded=degraded,
+    )
 
 
 def conversation_delete(*, conversation: Conversation, actor: Any) -> None:
