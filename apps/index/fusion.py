@@ -34,11 +34,12 @@ from apps.index.models import Passage
 BIBLE, DOCUMENT, KNOWLEDGE = Passage.SourceKind.BIBLE, Passage.SourceKind.DOCUMENT, Passage.SourceKind.KNOWLEDGE
 TEXT_WEIGHT: dict[str, float] = {BIBLE: 0.2, DOCUMENT: 0.8, KNOWLEDGE: 0.8}
 # Query-type routing: a few words typed into a search box ("fight still", "widows orphans")
-# are words the reader expects to find, so the text ranking counts for as much as meaning
-# (keywords tune half 0.98/0.89 -> 1.00/0.95 at 1.0; paraphrases lose above 0.3). A
+# are words the reader expects to find, so the text ranking leads and meaning breaks ties
+# (keywords tune half: 0.98/0.89 at 0.2, 1.00/0.95 at 1.0, 1.00/0.98 at 4.0, text alone
+# 1.00/0.97; paraphrases lose above 0.3). A
 # reference is routed before fusion (reference matches come first); thematic questions
 # did best at the paraphrase weight.
-KEYWORD_TEXT_WEIGHT: dict[str, float] = {BIBLE: 1.0, DOCUMENT: 0.8, KNOWLEDGE: 0.8}
+KEYWORD_TEXT_WEIGHT: dict[str, float] = {BIBLE: 4.0, DOCUMENT: 0.8, KNOWLEDGE: 0.8}
 KEYWORDS_AT_MOST = 4
 OFFSET: dict[str, float] = {BIBLE: 0.0, DOCUMENT: 0.1, KNOWLEDGE: 0.1}
 WINDOW_DISCOUNT = 0.95  # a window is credited a little below a verse that matches alone
