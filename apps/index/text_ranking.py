@@ -36,6 +36,10 @@ K1, B = 1.2, 0.75
 # only rarer words choose which passages are ranked at all.
 COMMON_SHARE = 0.05
 _STATS_SECONDS = 600
+# Average words (distinct lexemes) per passage of each kind until the index has its own
+# figures: a kind with no passages when the statistics were read (the first book uploaded
+# after start) must not be scored as if its 70-word chunks were 1-word passages.
+DEFAULT_LENGTHS = {"bible": 10.0, "document": 70.0, "knowledge": 70.0}
 _SHORT_NUMBER = re.compile(r"^\d{1,3}$")  # chapter and verse numbers say nothing in text
 _cached: dict[str, Any] = {"at": -_STATS_SECONDS}
 
@@ -92,9 +96,9 @@ def bm25_score(words: list[WeightedWord]) -> RawSQL:
     total = sum(word.idf for word in words) or 1.0
     matched = " + ".join("CASE WHEN search_vector @@ to_tsquery('simple', %s) THEN %s ELSE 0 END" for _ in words)
     params: list[Any] = [value for word in words for value in (_quoted(word.lexeme), word.idf / total)]
-    lengths = _statistics()["lengths"]
+    lengths = {**DEFAULT_LENGTHS, **_statistics()["lengths"]}
     kinds = " ".join("WHEN %s THEN %s" for _ in lengths)
-    average = f"CASE source_kind {kinds} ELSE 1 END" if lengths else "1"
+    average = f"CASE source_kind {kinds} ELSE {max(DEFAULT_LENGTHS.values())} END"
     params += [value for kind, length in lengths.items() for value in (kind, length)]
     sql = (
         f"(({matched}) * {K1 + 1} / (1 + {K1} * (1 - {B} + {B} * length(search_vector)::float "
