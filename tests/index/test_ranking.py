@@ -13,7 +13,7 @@ from apps.index import fusion
 from apps.index.embeddings import embed_texts, model_name
 from apps.index.models import Passage
 from apps.index.search import TEXT, VECTOR, passages_search
-from apps.index.text_ranking import weighted_words, word_statistics_refresh
+from apps.index.text_ranking import query_lexemes, weighted_words, word_statistics_refresh
 from tests.index.corpus import add_passages, marker
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,8 @@ def test_a_rare_word_outweighs_a_common_word_said_many_times(user: Any) -> None:
     passages = add_passages(texts, owner=user)
     word_statistics_refresh()  # word frequencies come from the statistics ANALYZE keeps
     words = {word.lexeme: word.idf for word in weighted_words(f"{rare} {common}")}
-    assert words[rare] > words[common]
+    (rare_lexeme,), (common_lexeme,) = query_lexemes(rare), query_lexemes(common)  # stemmed as the index stores them
+    assert words[rare_lexeme] > words[common_lexeme]
 
     hits = passages_search(user=user, query=f"{rare} that {common}", scope="documents", methods=[TEXT], k=3)
     assert hits.hits[0].passage.pk == passages[-1].pk
