@@ -94,11 +94,12 @@ def _add_padding(owner: User) -> None:
         cursor.execute(
             f"""
             INSERT INTO {table} (id, source_kind, source_id, chunk_index, title, text, embedding,
-                embedding_model, page_start, page_end, reference, translation, scripture_references,
-                verse_ids, visibility, owner_id, shared_with, created_at)
-            SELECT gen_random_uuid(), 'document', (md5(%s || (n / 50)::text))::uuid, n % 50, %s,
+                embedding_model, page_start, page_end, page_label, section, reference, translation,
+                scripture_references, verse_ids, visibility, owner_id, shared_with, created_at)
+            SELECT gen_random_uuid(), 'document', (md5(%s || (n / 50)::text))::uuid, n %% 50, %s,
                 first.text || ' ' || second.text, l2_normalize(first.embedding + second.embedding),
-                %s, 1 + n % 50, 1 + n % 50, '', '', '{{}}', '{{}}', 'private', %s, '{{}}', now()
+                %s, 1 + n %% 50, 1 + n %% 50, (1 + n %% 50)::text, '', '', '',
+                '{{}}', '{{}}', 'private', %s, '{{}}', now()
             FROM (
                 SELECT row_number() OVER (ORDER BY p.translation, p.chunk_index) - 1 AS n, p.text,
                     p.embedding, p.source_id, p.chunk_index
