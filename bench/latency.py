@@ -28,7 +28,7 @@ from apps.index.references import references_find
 from apps.index.search import METHODS, passages_search
 from apps.index.selectors import visible_passages
 from apps.index.snippets import hits_of
-from apps.index.text_ranking import forget_statistics, query_lexemes, text_ranking, word_statistics_refresh
+from apps.index.text_ranking import forget_statistics, text_ranking, weighted_words, word_statistics_refresh
 from apps.users.models import User
 from bench import eval_sets
 from bench.eval_sets import K
@@ -56,10 +56,11 @@ def parts_of(user: User, queries: list[str], *, scope: str = "bible") -> dict[st
     for query in queries:
         vector = timed(parts["embedding"], embed_texts, [query])[0]
         nearest = timed(parts["vector"], search.nearest_by_vector, recall, vector, limit=pool)
-        words = timed(parts["text"], text_ranking, recall, query, limit=pool)
-        found = timed(parts["features"], search._candidates, recall, query, vector, nearest, words)
+        words = weighted_words(query)
+        matches = timed(parts["text"], text_ranking, recall, words, limit=pool)
+        found = timed(parts["features"], search._candidates, recall, words, vector, nearest, matches)
         timed(parts["reference"], _referenced, recall, query, pool)
-        weights = fusion.text_weights(query, query_lexemes(query))
+        weights = fusion.text_weights(query, [word.lexeme for word in words])
         ranked = search._ranked(found, methods=set(METHODS), display="web", k=K, weights=weights)
         timed(parts["headlines"], hits_of, search._shown(ranked, [], K), query)
         timed(parts["total"], passages_search, user=user, query=query, scope=scope, k=K)

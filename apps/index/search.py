@@ -35,7 +35,7 @@ from apps.index.models import Passage
 from apps.index.references import FoundReference, references_find, verse_ids_of
 from apps.index.selectors import visible_passages
 from apps.index.snippets import SearchHit, hits_of
-from apps.index.text_ranking import bm25_score, query_lexemes, text_ranking, weighted_words
+from apps.index.text_ranking import WeightedWord, bm25_score, text_ranking, weighted_words
 
 __all__ = ["METHODS", "SCOPES", "SearchHit", "SearchResults", "passages_search"]
 
@@ -84,13 +84,14 @@ def passages_search(
     pool = max(settings.SEARCH_CANDIDATES, k)
     embedding: Future | None = _embedder.submit(embed_texts, [query]) if VECTOR in methods else None
     references = references_find(query) if REFERENCE in methods else []
-    found_by_text = text_ranking(recall, query, limit=pool) if TEXT in methods else []
+    words = weighted_words(query)
+    found_by_text = text_ranking(recall, words, limit=pool) if TEXT in methods else []
     query_vector = embedding.result()[0] if embedding is not None else None
     found_by_vector = nearest_by_vector(recall, query_vector, limit=pool) if query_vector is not None else []
     found_by_second = ensemble.second_nearest(recall, query, limit=pool) if VECTOR in methods else []
-    candidates = _candidates(recall, query, query_vector, found_by_vector + found_by_second, found_by_text)
+    candidates = _candidates(recall, words, query_vector, found_by_vector + found_by_second, found_by_text)
     fusion.blend_second(candidates, found_by_vector, found_by_second)
-    weights = fusion.text_weights(query, query_lexemes(query))
+    weights = fusion.text_weights(query, [word.lexeme for word in words])
     ranked = _ranked(candidates, methods=methods, display=display, k=k, weights=weights)
     _in_translation(ranked, recall, display)
     named = _scoped(visible_passages(user), scope=scope, translation=shown, source_ids=source_ids)
@@ -152,7 +153,7 @@ _FEATURES = ("id", "source_kind", "source_id", "chunk_index", "verse_ids", "tran
 
 def _candidates(
     recall: QuerySet[Passage],
-    query: str,
+    words: list[WeightedWord],
     query_vector: Any | None,
     found_by_vector: list[tuple[uuid.UUID, float]],
     found_by_text: list[tuple[uuid.UUID, float]],
@@ -164,7 +165,6 @@ def _candidates(
     if not ids:
         return []
     rows = recall.filter(Q(pk__in=ids) | _neighbours_of(recall, {passage_id for passage_id, _ in found_by_vector}))
-    words = weighted_words(query)
     zero = Value(0.0, output_field=FloatField())
     rows = rows.annotate(
         text_score=bm25_score(words) if words else zero,

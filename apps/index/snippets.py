@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
 
 from apps.index.models import Passage
-from apps.index.text_ranking import query_lexemes
+from apps.index.text_ranking import any_word_query, query_lexemes
 
 # Highlight markers ts_headline puts around matched words; stripped into offsets.
 _MARK_START, _MARK_END = "\x01", "\x02"
@@ -29,10 +29,7 @@ class SearchHit:
 def text_query(query: str) -> SearchQuery | None:
     """Any of the query's words, as the index stores them; None when it has none."""
     lexemes = query_lexemes(query)
-    if not lexemes:
-        return None
-    quoted = ["'" + lexeme.replace("'", "''").replace("\\", "\\\\") + "'" for lexeme in lexemes]
-    return SearchQuery(" | ".join(quoted), search_type="raw", config="simple")
+    return any_word_query(lexemes) if lexemes else None
 
 
 def hits_of(ranked: list[tuple[uuid.UUID, float, list[str]]], query: str) -> list[SearchHit]:

@@ -21,6 +21,7 @@ import math
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,14 +77,20 @@ def _idf(share: float) -> float:
     return math.log(1 + (1 - share + 1e-6) / (share + 1e-6))
 
 
-def text_ranking(passages: QuerySet[Passage], query: str, *, limit: int) -> list[tuple[uuid.UUID, float]]:
-    """(id, score 0..1) of the `limit` passages that best match the query's words."""
-    words = weighted_words(query)
+def any_word_query(lexemes: Sequence[str]) -> SearchQuery:
+    """A tsquery matching any of these lexemes (already stemmed, so the simple config)."""
+    return SearchQuery(" | ".join(_quoted(lexeme) for lexeme in lexemes), search_type="raw", config="simple")
+
+
+def text_ranking(
+    passages: QuerySet[Passage], words: list[WeightedWord], *, limit: int
+) -> list[tuple[uuid.UUID, float]]:
+    """(id, score 0..1) of the `limit` passages that best match the query's weighted words."""
     if not words:
         return []
     choosing = [word for word in words if not word.common] or words
     ranked = (
-        passages.filter(search_vector=SearchQuery(_any_of(choosing), search_type="raw", config="simple"))
+        passages.filter(search_vector=any_word_query([word.lexeme for word in choosing]))
         .annotate(text_score=bm25_score(words))
         .order_by("-text_score", "id")
         .values_list("id", "text_score")[:limit]
@@ -110,10 +117,6 @@ def bm25_score(words: list[WeightedWord]) -> RawSQL:
 def _quoted(lexeme: str) -> str:
     """A lexeme as a one-word tsquery literal (quotes escaped, no operators)."""
     return "'" + lexeme.replace("'", "''").replace("\\", "\\\\") + "'"
-
-
-def _any_of(words: list[WeightedWord]) -> str:
-    return " | ".join(_quoted(word.lexeme) for word in words)
 
 
 def _statistics() -> dict[str, Any]:
