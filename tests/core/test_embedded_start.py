@@ -21,6 +21,7 @@ import pytest
 from django.conf import settings
 
 from apps.core import embedded
+from apps.core.embedded_tuning import machine_memory, tuning
 from tests.core.test_embedded import postmaster_pid, redis_pid
 
 SECRET_NAMES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "THEO_JWT_SIGNING_KEY", "THEO_DOCUMENTS_DIR")
@@ -68,6 +69,23 @@ def processes_under(directory: Path) -> list[str]:
             found.append(cmdline)
     return found
 
+
+# Whether the server runs with each tuned setting (sizes compared in bytes: "1024MB" shows as "1GB").
+PRINT_TUNING_APPLIED = """
+import json
+from django.db import connection
+from apps.core.embedded_tuning import machine_memory, tuning
+applied = {}
+with connection.cursor() as cursor:
+    for name, value in tuning(machine_memory()).items():
+        cursor.execute(
+            "SELECT CASE WHEN %s ~ '^[0-9]+MB$' THEN pg_size_bytes(current_setting(%s)) = pg_size_bytes(%s)"
+            " ELSE current_setting(%s) = %s END",
+            [value, name, value, name, value],
+        )
+        applied[name] = cursor.fetchone()[0]
+print(json.dumps(applied))
+"""
 
 PRINT_SETTINGS = """
 import json
@@ -204,6 +222,9 @@ def test_the_first_start_of_a_fresh_data_dir_starts_both_servers_and_generates_t
         printed = run([sys.executable, "manage.py", "shell", "-c", print_key], env).stdout.splitlines()[-1]
         assert printed == (keys / "secret_key").read_text().strip()
         assert int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0]) == pid
+        # The first start restarted once after initdb, so even shared_buffers is tuned.
+        shown = run([sys.executable, "manage.py", "shell", "-c", PRINT_TUNING_APPLIED], env).stdout.splitlines()[-1]
+        assert json.loads(shown) == dict.fromkeys(tuning(machine_memory()), True)
     finally:
         embedded.stop_all(data_dir)
     assert embedded.running(data_dir) == []
