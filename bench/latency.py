@@ -1,7 +1,8 @@
 """How long a search takes, part by part, at 62k passages (the two Bibles) and at 100k.
 
-The parts are timed apart on the paraphrase queries (embedding, vector, text, features —
-the one query that scores every candidate —, reference, headlines), then the whole
+The parts are timed apart on the paraphrase queries (embedding, text, candidates — the one
+statement that finds the nearest passages by vector and their neighbours and scores every
+candidate —, reference, headlines), then the whole
 search as the API runs it (the query is embedded while the text ranking runs, so the parts
 add up to more than the whole).
 
@@ -36,7 +37,7 @@ from bench.eval_sets import K
 T = TypeVar("T")
 PADDING = 38_000
 PADDING_TITLE = "latency padding (bench/latency.py)"
-PARTS = ("embedding", "vector", "text", "features", "reference", "headlines", "total")
+PARTS = ("embedding", "text", "candidates", "reference", "headlines", "total")
 
 
 def report(user: User) -> None:
@@ -55,10 +56,9 @@ def parts_of(user: User, queries: list[str], *, scope: str = "bible") -> dict[st
     passages_search(user=user, query="warm up", scope=scope, k=K)
     for query in queries:
         vector = timed(parts["embedding"], embed_texts, [query])[0]
-        nearest = timed(parts["vector"], search.nearest_by_vector, recall, vector, limit=pool)
         words = weighted_words(query)
         matches = timed(parts["text"], text_ranking, recall, words, limit=pool)
-        found = timed(parts["features"], search._candidates, recall, words, vector, nearest, matches)
+        found, _ = timed(parts["candidates"], search._candidates, recall, words, vector, pool, matches, [])
         timed(parts["reference"], _referenced, recall, query, pool)
         weights = fusion.text_weights(query, [word.lexeme for word in words])
         ranked = search._ranked(found, methods=set(METHODS), display="web", k=K, weights=weights)

@@ -58,7 +58,7 @@ def second_nearest(passages: QuerySet[Passage], query: str, *, limit: int) -> li
     graph until `limit` rows pass that filter."""
     if not ensemble_enabled() or limit < 1 or not query.strip():
         return []
-    from apps.index.search import ef_search_for  # search imports this module
+    from apps.index.candidates import ef_search_for
 
     vector = embed_second([query], query=True)[0]
     nearest = (

@@ -24,18 +24,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, FloatField, Q, QuerySet, Value, When
-from django.db.models.expressions import RawSQL
-from pgvector import Vector
+from django.db.models import Q, QuerySet
 from pgvector.django import CosineDistance
 
 from apps.index import ensemble, fusion
-from apps.index.embeddings import embed_texts, model_name
+from apps.index.candidates import ef_search_for, scored_candidates
+from apps.index.embeddings import embed_on_one_thread, embed_texts, model_name
 from apps.index.models import Passage
 from apps.index.references import FoundReference, references_find, verse_ids_of
 from apps.index.selectors import visible_passages
 from apps.index.snippets import SearchHit, hits_of
-from apps.index.text_ranking import WeightedWord, bm25_score, text_ranking, weighted_words
+from apps.index.text_ranking import WeightedWord, text_ranking, weighted_words
 
 __all__ = ["METHODS", "SCOPES", "SearchHit", "SearchResults", "passages_search"]
 
@@ -51,7 +50,7 @@ SCOPE_NAMES = list(SCOPES)
 ALL_TRANSLATIONS = "all"
 # The query is embedded on this thread while the text ranking runs on the caller's (the
 # model releases the GIL; the database query only waits).
-_embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-embedding")
+_embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-embedding", initializer=embed_on_one_thread)
 
 
 @dataclass
@@ -87,9 +86,8 @@ def passages_search(
     words = weighted_words(query)
     found_by_text = text_ranking(recall, words, limit=pool) if TEXT in methods else []
     query_vector = embedding.result()[0] if embedding is not None else None
-    found_by_vector = nearest_by_vector(recall, query_vector, limit=pool) if query_vector is not None else []
     found_by_second = ensemble.second_nearest(recall, query, limit=pool) if VECTOR in methods else []
-    candidates = _candidates(recall, words, query_vector, found_by_vector + found_by_second, found_by_text)
+    candidates, found_by_vector = _candidates(recall, words, query_vector, pool, found_by_text, found_by_second)
     fusion.blend_second(candidates, found_by_vector, found_by_second)
     weights = fusion.text_weights(query, [word.lexeme for word in words])
     ranked = _ranked(candidates, methods=methods, display=display, k=k, weights=weights)
@@ -121,12 +119,6 @@ def _scoped(
 # --- recall ---------------------------------------------------------------------------------
 
 
-def ef_search_for(limit: int) -> int:
-    """HNSW candidate list size: twice the rows wanted, at least 80 (recall@10 0.92 on the
-    100k scale benchmark, against 0.88 at pgvector's default of 40)."""
-    return max(2 * int(limit), 80)
-
-
 def nearest_by_vector(
     passages: QuerySet[Passage], vector: Any, *, limit: int, iterative: bool = True
 ) -> list[tuple[uuid.UUID, float]]:
@@ -148,73 +140,30 @@ def nearest_by_vector(
     return sorted(rows, key=lambda row: row[1])
 
 
-_FEATURES = ("id", "source_kind", "source_id", "chunk_index", "verse_ids", "translation")
-
-
 def _candidates(
     recall: QuerySet[Passage],
     words: list[WeightedWord],
     query_vector: Any | None,
-    found_by_vector: list[tuple[uuid.UUID, float]],
+    pool: int,
     found_by_text: list[tuple[uuid.UUID, float]],
-) -> list[fusion.Candidate]:
-    """Every passage either ranking found, and the verses next to each verse the vector
-    ranking found, with all their scores in one query: similarity, the similarity of the
-    verse joined with the next one, and BM25."""
-    ids = {passage_id for passage_id, _ in (*found_by_vector, *found_by_text)}
-    if not ids:
-        return []
-    rows = recall.filter(Q(pk__in=ids) | _neighbours_of(recall, {passage_id for passage_id, _ in found_by_vector}))
-    zero = Value(0.0, output_field=FloatField())
-    rows = rows.annotate(
-        text_score=bm25_score(words) if words else zero,
-        similarity=_similarity(query_vector) if query_vector is not None else zero,
-        window=_window_similarity(query_vector) if query_vector is not None else zero,
+    found_by_second: list[tuple[uuid.UUID, float]],
+) -> tuple[list[fusion.Candidate], list[tuple[uuid.UUID, float]]]:
+    """Every passage a ranking found, and the verses next to each nearest verse, with their
+    scores (index.candidates); and the vector ranking's own list, nearest first."""
+    elsewhere = [passage_id for passage_id, _ in (*found_by_text, *found_by_second)]
+    if query_vector is None and not elsewhere:
+        return [], []
+    candidates, found_by_vector = scored_candidates(
+        recall, words=words, query_vector=query_vector, nearest=pool, found_elsewhere=elsewhere
     )
-    candidates = fusion.candidates_from(rows.values_list(*_FEATURES, "similarity", "window", "text_score"))
-    for method, found in ((VECTOR, found_by_vector), (TEXT, found_by_text)):
+    for method, found in ((VECTOR, found_by_vector), (VECTOR, found_by_second), (TEXT, found_by_text)):
         for passage_id, _ in found:
-            if passage_id in candidates:
+            if passage_id in candidates and method not in candidates[passage_id].matched_by:
                 candidates[passage_id].matched_by.append(method)
     for candidate in candidates.values():
         if not candidate.matched_by:  # a neighbour, found through its window
             candidate.matched_by.append(VECTOR)
-    return list(candidates.values())
-
-
-def _similarity(query_vector: Any) -> Any:
-    """Cosine similarity to the query; 0 for a vector from another model."""
-    return Case(
-        When(embedding_model=model_name(), then=1 - CosineDistance("embedding", query_vector)),
-        default=Value(0.0),
-        output_field=FloatField(),
-    )
-
-
-def _window_similarity(query_vector: Any) -> RawSQL:
-    """Cosine similarity of a verse joined with the next verse (a verse's chunk index is
-    its verse id, so the next verse of the same chapter is chunk_index + 1)."""
-    table = Passage._meta.db_table
-    return RawSQL(
-        f"(SELECT 1 - ((following.embedding + {table}.embedding) <=> %s::vector) FROM {table} following"
-        f" WHERE {table}.source_kind = %s AND following.source_kind = %s"
-        f" AND following.source_id = {table}.source_id AND following.chunk_index = {table}.chunk_index + 1"
-        f" AND following.embedding_model = {table}.embedding_model AND {table}.embedding_model = %s)",
-        [Vector(query_vector).to_text(), Passage.SourceKind.BIBLE, Passage.SourceKind.BIBLE, model_name()],
-        output_field=FloatField(),
-    )
-
-
-def _neighbours_of(recall: QuerySet[Passage], ids: set[uuid.UUID]) -> Q:
-    """The verses on either side of each Bible verse among `ids`."""
-    verses = recall.filter(pk__in=ids, source_kind=Passage.SourceKind.BIBLE).values_list("source_id", "chunk_index")
-    places: dict[uuid.UUID, set[int]] = {}
-    for source_id, chunk_index in verses:
-        places.setdefault(source_id, set()).update({chunk_index - 1, chunk_index + 1})
-    condition = Q()
-    for source_id, indexes in places.items():
-        condition |= Q(source_kind=Passage.SourceKind.BIBLE, source_id=source_id, chunk_index__in=sorted(indexes))
-    return condition
+    return list(candidates.values()), found_by_vector
 
 
 def _in_translation(ranked: list[fusion.Candidate], recall: QuerySet[Passage], display: str | None) -> None:
