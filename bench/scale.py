@@ -421,7 +421,7 @@ def _report(staff: Any, user: Any, queries: np.ndarray) -> None:
             case.run(query)
     measured = time.perf_counter() - started
 
-    from apps.index.search import ef_search_for
+    from apps.index.candidates import ef_search_for
 
     ef_search = ef_search_for(K)
     print(f"\n{QUERIES} queries, k={K}, hnsw.ef_search={ef_search} (nearest_by_vector's); measured in {measured:.0f} s")
