@@ -20,7 +20,6 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from pgvector import Vector
-from pgvector.django import CosineDistance
 
 from apps.index import fusion
 from apps.index.embeddings import model_name
@@ -53,9 +52,11 @@ def scored_candidates(
     where, where_params = _recall_where(recall)
     parts, params = [], []
     if query_vector is not None:
-        knn, knn_params = _nearest_query(recall, query_vector, nearest)
-        parts.append(f"nearest AS MATERIALIZED ({knn})")
-        params += knn_params
+        parts.append(
+            f"nearest AS MATERIALIZED (SELECT id, source_kind, source_id, chunk_index FROM {TABLE}"
+            f" WHERE {where} AND embedding_model = %s ORDER BY embedding <=> %s::vector LIMIT %s)"
+        )
+        params += [*where_params, model_name(), Vector(query_vector).to_text(), nearest]
         wanted = f"""SELECT id FROM nearest UNION SELECT unnest(%s::uuid[]) UNION
             SELECT {TABLE}.id FROM {TABLE} JOIN nearest ON nearest.source_kind = %s
                 AND {TABLE}.source_kind = %s AND {TABLE}.source_id = nearest.source_id
@@ -89,17 +90,6 @@ def _recall_where(recall: QuerySet[Passage]) -> tuple[str, list[Any]]:
         raise ValueError("the recall queryset must filter the passage table alone (no joins)")
     where, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
     return where or "TRUE", list(params)
-
-
-def _nearest_query(recall: QuerySet[Passage], query_vector: Any, limit: int) -> tuple[str, list[Any]]:
-    nearest = (
-        recall.filter(embedding_model=model_name())
-        .annotate(distance=CosineDistance("embedding", query_vector))
-        .order_by("distance")
-        .values("id", "source_kind", "source_id", "chunk_index")[:limit]
-    )
-    sql, params = nearest.query.sql_with_params()
-    return sql, list(params)
 
 
 def _scores(words: list[WeightedWord], query_vector: Any | None) -> tuple[str, list[Any]]:
