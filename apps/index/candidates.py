@@ -50,27 +50,10 @@ def scored_candidates(
     among `recall`. pgvector's iterative scan keeps reading the HNSW graph until `nearest`
     rows pass the recall filter (a user who sees 1% of the index still gets them all)."""
     where, where_params = _recall_where(recall)
-    parts, params = [], []
-    if query_vector is not None:
-        parts.append(
-            f"nearest AS MATERIALIZED (SELECT id, source_kind, source_id, chunk_index FROM {TABLE}"
-            f" WHERE {where} AND embedding_model = %s ORDER BY embedding <=> %s::vector LIMIT %s)"
-        )
-        params += [*where_params, model_name(), Vector(query_vector).to_text(), nearest]
-        wanted = f"""SELECT id FROM nearest UNION SELECT unnest(%s::uuid[]) UNION
-            SELECT {TABLE}.id FROM {TABLE} JOIN nearest ON nearest.source_kind = %s
-                AND {TABLE}.source_kind = %s AND {TABLE}.source_id = nearest.source_id
-                AND {TABLE}.chunk_index IN (nearest.chunk_index - 1, nearest.chunk_index + 1)
-            WHERE {where}"""
-        params += [list(found_elsewhere), BIBLE, BIBLE, *where_params]
-    else:
-        wanted = "SELECT unnest(%s::uuid[]) AS id"
-        params.append(list(found_elsewhere))
-    parts.append(f"wanted AS ({wanted})")
+    ctes, params = _wanted(where, where_params, query_vector, nearest, found_elsewhere)
     scores, score_params = _scores(words, query_vector)
     statement = (
-        f"WITH {', '.join(parts)} SELECT {_FEATURES}, {scores} FROM {TABLE}"
-        f" WHERE {TABLE}.id IN (SELECT id FROM wanted) AND {where}"
+        f"WITH {ctes} SELECT {_FEATURES}, {scores} FROM {TABLE} WHERE {TABLE}.id IN (SELECT id FROM wanted) AND {where}"
     )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -81,6 +64,27 @@ def scored_candidates(
         rows = cursor.fetchall()
     by_vector = sorted(((row[0], 1.0 - row[6]) for row in rows if row[-1]), key=lambda found: found[1])
     return fusion.candidates_from(row[:-1] for row in rows), by_vector
+
+
+def _wanted(
+    where: str, where_params: list[Any], query_vector: Any | None, nearest: int, found_elsewhere: Sequence[uuid.UUID]
+) -> tuple[str, list[Any]]:
+    """The CTEs `nearest` (the kNN under the recall filter) and `wanted` (every candidate's
+    id: the nearest, the verses either side of each nearest verse, the ids found elsewhere)."""
+    if query_vector is None:
+        return "wanted AS (SELECT unnest(%s::uuid[]) AS id)", [list(found_elsewhere)]
+    ctes = f"""nearest AS MATERIALIZED (
+            SELECT id, source_kind, source_id, chunk_index FROM {TABLE}
+            WHERE {where} AND embedding_model = %s ORDER BY embedding <=> %s::vector LIMIT %s),
+        wanted AS (
+            SELECT id FROM nearest UNION SELECT unnest(%s::uuid[]) UNION
+            SELECT {TABLE}.id FROM {TABLE} JOIN nearest ON nearest.source_kind = %s
+                AND {TABLE}.source_kind = %s AND {TABLE}.source_id = nearest.source_id
+                AND {TABLE}.chunk_index IN (nearest.chunk_index - 1, nearest.chunk_index + 1)
+            WHERE {where})"""
+    vector = Vector(query_vector).to_text()
+    params = [*where_params, model_name(), vector, nearest, list(found_elsewhere), BIBLE, BIBLE, *where_params]
+    return ctes, params
 
 
 def _recall_where(recall: QuerySet[Passage]) -> tuple[str, list[Any]]:
