@@ -289,6 +289,12 @@ USER_QUOTA_MB = env.int("THEO_USER_QUOTA_MB", default=2048)
 HEALTH_DISK_MIN_FREE_MB = env.int("THEO_DISK_MIN_FREE_MB", default=1024)
 # /metrics answers loopback, or anyone sending `Authorization: Bearer <THEO_METRICS_TOKEN>`.
 METRICS_TOKEN = env("THEO_METRICS_TOKEN", default="")
+# Request-duration buckets: django-prometheus' defaults plus 2 s, the p95 alert's threshold
+# (deploy/prometheus/alerts.yml), so "p95 above 2 s" is read at a bucket edge, not interpolated.
+PROMETHEUS_LATENCY_BUCKETS = (
+    *(0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 2.5, 5.0, 7.5, 10.0, 25.0, 50.0, 75.0),
+    float("inf"),
+)
 
 # --- Logging: JSON lines (human-readable when DEBUG) --------------------------------
 

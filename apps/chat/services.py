@@ -14,6 +14,7 @@ from apps.chat.models import AIUsage, Conversation, Message, Persona
 from apps.chat.realtime import CitationItem, SourceItem
 from apps.chat.selectors import effective_scope
 from apps.core.errors import NotFound, PermissionDenied, ValidationFailed
+from apps.core.metrics import ai_usage_count
 from apps.core.services import audit_record
 from apps.index.models import Passage
 from apps.index.selectors import visible_passages
@@ -165,8 +166,8 @@ def usage_record(
     degraded: bool = False,
 ) -> AIUsage:
     """One model call in the user's usage: an answer, or a helper call (rewrite, rerank,
-    a digest's map and reduce)."""
-    return AIUsage.objects.create(
+    a digest's map and reduce). Counted on /metrics once the row is committed."""
+    record = AIUsage.objects.create(
         user=user,
         message=message,
         kind=kind,
@@ -178,6 +179,9 @@ def usage_record(
         cost_usd=cost,
         degraded=degraded,
     )
+    tokens = usage.input_tokens + usage.output_tokens
+    transaction.on_commit(lambda: ai_usage_count(kind=str(kind), tokens=tokens, cost=float(cost)))
+    return record
 
 
 def conversation_delete(*, conversation: Conversation, actor: Any) -> None:

@@ -19,6 +19,8 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.core.metrics import api_error_count
+
 logger = structlog.get_logger(__name__)
 
 
@@ -219,6 +221,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     # DRF's own handler contributes WWW-Authenticate for 401s.
     drf_response = drf_exception_handler(exc, context) if isinstance(exc, drf.APIException) else None
     headers = dict(error.headers)
+    api_error_count(code=error.code)
     if drf_response is not None and "WWW-Authenticate" in drf_response:
         headers["WWW-Authenticate"] = drf_response["WWW-Authenticate"]
     return Response(error.body(), status=error.status, headers=headers)

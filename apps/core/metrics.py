@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import REGISTRY, Gauge
+from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -13,6 +13,36 @@ WEBSOCKET_CONNECTIONS = Gauge(
     "WebSocket connections currently open in this process.",
     ["route"],
 )
+
+# --- Counters: AI usage, API errors, cache ------------------------------------------------
+AI_TOKENS = Counter(
+    "theo_ai_tokens", "Model tokens used (input + output), by AIUsage kind.", ["kind"]
+)  # exported as theo_ai_tokens_total
+AI_COST = Counter("theo_ai_cost_usd", "Model cost in US dollars, as recorded in AIUsage.")
+API_ERRORS = Counter("theo_api_errors", "Responses in the API error format, by error code.", ["code"])
+CACHE_REQUESTS = Counter(
+    "theo_cache_requests", "Cache look-ups by tier (hot: in process, redis) and result.", ["tier", "result"]
+)
+CACHE_TIERS, CACHE_RESULTS = ("hot", "redis"), ("hit", "miss")
+for _tier in CACHE_TIERS:  # every series exists from the start: rate() and the hit-rate alert see zeros
+    for _result in CACHE_RESULTS:
+        CACHE_REQUESTS.labels(tier=_tier, result=_result)
+
+
+def ai_usage_count(*, kind: str, tokens: int, cost: float) -> None:
+    AI_TOKENS.labels(kind=kind).inc(tokens)
+    AI_COST.inc(cost)
+
+
+def api_error_count(*, code: str) -> None:
+    API_ERRORS.labels(code=code).inc()
+
+
+def cache_request_count(*, tier: str, hit: bool) -> None:
+    CACHE_REQUESTS.labels(tier=tier, result="hit" if hit else "miss").inc()
+
+
+# --- end counters -------------------------------------------------------------------------
 
 
 # --- Circuit breakers (apps/core/breaker.py) -------------------------------------------
@@ -67,7 +97,7 @@ class DatabasePoolCollector(Collector):
         return (
             GaugeMetricFamily(
                 "theo_db_pool_connections",
-                "This process's PostgreSQL pool: connections in_use and idle, and its max size.",
+                "This process's PostgreSQL pool: connections in_use and idle, open (size), and its max size.",
                 labels=["state"],
             ),
             GaugeMetricFamily(
@@ -84,7 +114,7 @@ class DatabasePoolCollector(Collector):
         connections, waiting = self._families()
         figures = database_pool_figures()
         if figures is not None:  # THEO_DB_POOL=false: no samples
-            for state in ("in_use", "idle", "max"):
+            for state in ("in_use", "idle", "size", "max"):
                 connections.add_metric([state], figures[state])
             waiting.add_metric([], figures["waiting"])
         yield connections

@@ -21,6 +21,7 @@ from django_prometheus.exports import ExportToDjangoView
 from apps.core import health
 from apps.core.errors import SERVER_ERROR_MESSAGE, ApiError, error_for_exception, is_pool_timeout
 from apps.core.home import capabilities_for
+from apps.core.metrics import api_error_count
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -28,6 +29,7 @@ def is_api_request(request: HttpRequest) -> bool:
 
 
 def json_error(error: ApiError) -> JsonResponse:
+    api_error_count(code=error.code)
     response = JsonResponse(error.body(), status=error.status)
     for name, value in error.headers.items():
         response[name] = value

@@ -6,4 +6,6 @@ class DocumentsConfig(AppConfig):
     label = "documents"
 
     def ready(self) -> None:
-        from apps.documents import signals  # noqa: F401 - passages and files follow deleted documents
+        from apps.documents import metrics, signals  # noqa: F401 - signals: passages and files follow deleted documents
+
+        metrics.register()
