@@ -56,11 +56,13 @@ def _compact_passage_index(django_db_setup: Any, django_db_blocker: Any) -> None
 
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
-    """Rate-limit counters live in the cache: each test starts with none; search reads
-    word statistics afresh."""
-    from apps.index.text_ranking import forget_statistics  # after django.setup()
+    """Rate-limit counters live in the cache: each test starts with none (and with an
+    empty hot tier); search reads word statistics afresh."""
+    from apps.core.cache import forget_everything  # after django.setup()
+    from apps.index.text_ranking import forget_statistics
 
     cache.clear()
+    forget_everything()
     forget_statistics()
     yield
 

@@ -267,6 +267,9 @@ BIBLE_AUTOLOAD = env.bool("THEO_BIBLE_AUTOLOAD", default=not TESTING)
 SEARCH_CANDIDATES = env.int("THEO_SEARCH_CANDIDATES", default=50)
 SEARCH_MAX_K = 50
 SEARCH_DEFAULT_TRANSLATION = env("THEO_SEARCH_TRANSLATION", default="web")
+# The in-process tier of the two-tier cache (apps/core/cache.py), in bytes of pickled values.
+CACHE_HOT_BYTES = env.int("THEO_CACHE_HOT_BYTES", default=32 * 1024 * 1024)
+QUERY_EMBEDDING_CACHE_SECONDS = 24 * 3600
 SCRIPTURE_MAX_VERSES = env.int("THEO_SCRIPTURE_MAX_VERSES", default=500)
 
 CHUNK_WORDS = env.int("THEO_CHUNK_WORDS", default=180)

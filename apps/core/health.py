@@ -143,6 +143,13 @@ def check_claude_breaker() -> CheckResult | None:
 # --- end Claude circuit breaker ---------------------------------------------------------
 
 
+def check_cache() -> CheckResult | None:
+    """Informational: each tier's hit rate in this process (apps/core/cache.py)."""
+    from apps.core.cache import hit_rates
+
+    return CheckResult(OK, extra={"hit_rate": hit_rates()})
+
+
 @dataclass(frozen=True)
 class RegisteredCheck:
     fn: Callable[[], CheckResult | None]
@@ -159,6 +166,7 @@ _CHECKS: dict[str, RegisteredCheck] = {
     "disk": RegisteredCheck(check_disk, ready=False),
     # Reports the state; never part of readiness (open = offline answers, not an unready server).
     "claude_breaker": RegisteredCheck(check_claude_breaker, ready=False, depends_on="redis"),
+    "cache": RegisteredCheck(check_cache, ready=False),
 }
 
 

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from pgvector.django import CosineDistance
 
+from apps.core.cache import cached
 from apps.index import ensemble, fusion
 from apps.index.candidates import ef_search_for, scored_candidates
 from apps.index.embeddings import embed_on_one_thread, embed_texts, model_name
@@ -81,11 +82,11 @@ def passages_search(
     display = None if shown == ALL_TRANSLATIONS else shown
     recall = _scoped(visible_passages(user), scope=scope, translation=ALL_TRANSLATIONS, source_ids=source_ids)
     pool = max(settings.SEARCH_CANDIDATES, k)
-    embedding: Future | None = _embedder.submit(embed_texts, [query]) if VECTOR in methods else None
+    embedding: Future | None = _embedder.submit(query_embedding, query) if VECTOR in methods else None
     references = references_find(query) if REFERENCE in methods else []
     words = weighted_words(query)
     found_by_text = text_ranking(recall, words, limit=pool) if TEXT in methods else []
-    query_vector = embedding.result()[0] if embedding is not None else None
+    query_vector = embedding.result() if embedding is not None else None
     found_by_second = ensemble.second_nearest(recall, query, limit=pool) if VECTOR in methods else []
     candidates, found_by_vector = _candidates(recall, words, query_vector, pool, found_by_text, found_by_second)
     fusion.blend_second(candidates, found_by_vector, found_by_second)
@@ -96,6 +97,17 @@ def passages_search(
     referenced = _reference_matches(named, references, limit=pool) if references else []
     hits = hits_of(_shown(ranked, referenced, k), query)
     return SearchResults(query=query, references=references, hits=hits)
+
+
+def query_embedding(query: str) -> Any:
+    """The query's vector: a question asked again (a chat's follow-up search, a reader
+    paging, the same question from another reader) is embedded once a day, not each time."""
+    return cached(
+        "query-embedding",
+        f"{model_name()}\n{query}",
+        lambda: embed_texts([query])[0],
+        timeout=settings.QUERY_EMBEDDING_CACHE_SECONDS,
+    )
 
 
 def _scoped(
