@@ -270,6 +270,7 @@ SEARCH_DEFAULT_TRANSLATION = env("THEO_SEARCH_TRANSLATION", default="web")
 # The in-process tier of the two-tier cache (apps/core/cache.py), in bytes of pickled values.
 CACHE_HOT_BYTES = env.int("THEO_CACHE_HOT_BYTES", default=32 * 1024 * 1024)
 QUERY_EMBEDDING_CACHE_SECONDS = 24 * 3600
+SEARCH_CACHE_SECONDS = env.int("THEO_SEARCH_CACHE_SECONDS", default=600)  # 0: search results are not cached
 SCRIPTURE_MAX_VERSES = env.int("THEO_SCRIPTURE_MAX_VERSES", default=500)
 
 CHUNK_WORDS = env.int("THEO_CHUNK_WORDS", default=180)

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from pgvector import Vector
@@ -49,7 +50,7 @@ def scored_candidates(
     (id, cosine distance), nearest first. `found_elsewhere`: ids the other rankings found
     among `recall`. pgvector's iterative scan keeps reading the HNSW graph until `nearest`
     rows pass the recall filter (a user who sees 1% of the index still gets them all)."""
-    where, where_params = _recall_where(recall)
+    where, where_params = recall_where(recall)
     ctes, params = _wanted(where, where_params, query_vector, nearest, found_elsewhere)
     scores, score_params = _scores(words, query_vector)
     statement = (
@@ -87,12 +88,15 @@ def _wanted(
     return ctes, params
 
 
-def _recall_where(recall: QuerySet[Passage]) -> tuple[str, list[Any]]:
+def recall_where(recall: QuerySet[Passage]) -> tuple[str, list[Any]]:
     """The recall queryset's WHERE clause, on the passage table itself."""
     query = recall.query
     if set(query.alias_map) - {TABLE}:
         raise ValueError("the recall queryset must filter the passage table alone (no joins)")
-    where, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
+    try:
+        where, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
+    except EmptyResultSet:  # the rule lets this user see nothing (not approved)
+        return "FALSE", []
     return where or "TRUE", list(params)
 
 

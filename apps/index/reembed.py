@@ -15,6 +15,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from apps.index import ensemble
 from apps.index.chunking import embedding_text
 from apps.index.embeddings import embed_texts, model_name, second_model_name
+from apps.index.generation import index_changed
 from apps.index.models import EMBEDDING_DIMENSIONS, Passage, PassageVector
 
 _CHAIN_KEY = "knowledge:bible-embedding-chain"
@@ -53,6 +54,7 @@ def passages_embed_stale(*, source_kind: str | None = None, batch_size: int | No
             passage.embedding = vector
             passage.embedding_model = current
         Passage.objects.bulk_update(batch, ["embedding", "embedding_model"])
+        index_changed()
         _embed_second(batch)
     if source_kind == Passage.SourceKind.BIBLE:
         cache.set(_CHAIN_KEY, True, _CHAIN_TTL_SECONDS)  # the chain is alive

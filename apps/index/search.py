@@ -29,8 +29,9 @@ from pgvector.django import CosineDistance
 
 from apps.core.cache import cached
 from apps.index import ensemble, fusion
-from apps.index.candidates import ef_search_for, scored_candidates
+from apps.index.candidates import ef_search_for, recall_where, scored_candidates
 from apps.index.embeddings import embed_on_one_thread, embed_texts, model_name
+from apps.index.generation import index_generation
 from apps.index.models import Passage
 from apps.index.references import FoundReference, references_find, verse_ids_of
 from apps.index.selectors import visible_passages
@@ -76,8 +77,56 @@ def passages_search(
     `translation` is the translation Bible verses are shown in (None: the configured
     default, "all": each translation apart); verses are found through every translation.
     `source_ids` limits results to given documents/entries (chat about one document).
-    `methods` exists for evaluation (vector-only, text-only)."""
-    methods = set(methods)
+    `methods` exists for evaluation (vector-only, text-only).
+
+    Results are cached (core.cache) under a key that holds everything they depend on: the
+    access rule as this user's SQL (who they are, approved, guest), the index generation
+    (every committed passage write, shares included, moves it: index.generation), the
+    arguments and the search settings. An access change can never serve a stale answer."""
+    options: dict[str, Any] = dict(
+        user=user, query=query, scope=scope, k=k, translation=translation, source_ids=source_ids, methods=set(methods)
+    )
+    if settings.SEARCH_CACHE_SECONDS <= 0:
+        return _searched(**options)
+    return cached("search", _result_key(**options), lambda: _searched(**options), timeout=settings.SEARCH_CACHE_SECONDS)
+
+
+def _result_key(
+    *,
+    user: Any,
+    query: str,
+    scope: str,
+    k: int,
+    translation: str | None,
+    source_ids: Sequence[uuid.UUID] | None,
+    methods: set[str],
+) -> str:
+    rule, rule_params = recall_where(visible_passages(user))
+    parts = (
+        index_generation(),
+        rule,
+        [str(value) for value in rule_params],
+        query,
+        scope,
+        k,
+        translation or settings.SEARCH_DEFAULT_TRANSLATION,
+        sorted(str(source_id) for source_id in source_ids) if source_ids is not None else None,
+        sorted(methods),
+        (settings.SEARCH_CANDIDATES, settings.EMBEDDING_ENSEMBLE, model_name()),
+    )
+    return repr(parts)
+
+
+def _searched(
+    *,
+    user: Any,
+    query: str,
+    scope: str,
+    k: int,
+    translation: str | None,
+    source_ids: Sequence[uuid.UUID] | None,
+    methods: set[str],
+) -> SearchResults:
     shown = translation or settings.SEARCH_DEFAULT_TRANSLATION
     display = None if shown == ALL_TRANSLATIONS else shown
     recall = _scoped(visible_passages(user), scope=scope, translation=ALL_TRANSLATIONS, source_ids=source_ids)

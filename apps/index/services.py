@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.index import embeddings, ensemble, references
+from apps.index.generation import index_changed
 from apps.index.models import Passage
 from apps.index.selectors import PassageAccess
 
@@ -161,6 +162,7 @@ def passages_replace_for_source(
         Passage.objects.filter(source_kind=source_kind, source_id=source_id).delete()
         Passage.objects.bulk_create(rows, batch_size=500)
         _write_second_vectors(rows, passages)
+        index_changed()
     return len(rows)
 
 
@@ -187,6 +189,7 @@ def passages_insert_missing(
     rows = _rows(source_kind=source_kind, source_id=source_id, title=title, passages=passages, access=access)
     Passage.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     _write_second_vectors(rows, passages, inserted_only=True)
+    index_changed()
     return len(rows)
 
 
@@ -198,15 +201,18 @@ def passages_chunk_indexes(*, source_kind: str, source_id: uuid.UUID) -> set[int
 
 def passages_delete_for_source(*, source_kind: str, source_id: uuid.UUID) -> int:
     deleted, _ = Passage.objects.filter(source_kind=source_kind, source_id=source_id).delete()
+    index_changed()
     return deleted
 
 
 def passages_set_access(*, source_kind: str, source_id: uuid.UUID, access: PassageAccess) -> int:
     """Keep the access fields current (call in the transaction that changes the source's access)."""
+    index_changed()
     return Passage.objects.filter(source_kind=source_kind, source_id=source_id).update(
         visibility=access.visibility, owner_id=access.owner_id, shared_with=list(access.shared_with)
     )
 
 
 def passages_set_title(*, source_kind: str, source_id: uuid.UUID, title: str) -> int:
+    index_changed()
     return Passage.objects.filter(source_kind=source_kind, source_id=source_id).update(title=title[:300])

@@ -111,6 +111,6 @@ def test_a_repeated_search_embeds_its_query_once(user: Any, monkeypatch: pytest.
         return real(texts, **options)
 
     monkeypatch.setattr(search, "embed_texts", counting)
-    for _ in range(2):
-        search.passages_search(user=user, query="the kindness of Boaz to Ruth", scope="documents")
+    for k in (5, 10):  # two results (k is in their key), one query embedding
+        search.passages_search(user=user, query="the kindness of Boaz to Ruth", scope="documents", k=k)
     assert calls == [["the kindness of Boaz to Ruth"]]
