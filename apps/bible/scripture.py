@@ -19,7 +19,10 @@ import pythonbible as bible
 from pythonbible.bible.errors import VersionMissingVerseError
 from pythonbible.regular_expressions import BOOK, SCRIPTURE_REFERENCE_REGULAR_EXPRESSION
 
+from apps.core.cache import cached
 from apps.index.references import verse_ids_of as verse_ids_of  # the one copy, re-exported
+
+SCRIPTURE_CACHE_SECONDS = 24 * 3600
 
 TRANSLATIONS = {"kjv": bible.Version.KING_JAMES, "web": bible.Version.WORLD_ENGLISH}
 DEFAULT_TRANSLATION = "web"
@@ -236,9 +239,19 @@ def _verse(verse_id: int, text: str) -> Verse:
 
 def scripture_lookup(*, ref: str, translation: str = DEFAULT_TRANSLATION, max_verses: int = 500) -> ScripturePassage:
     """The verses a reference names, in one translation. Raises ScriptureParseError for a
-    reference that cannot be read, TooManyVerses past `max_verses`."""
+    reference that cannot be read, TooManyVerses past `max_verses`. The texts ship in a
+    package and never change: a lookup is cached a day (core.cache; refusals are not)."""
     if translation not in TRANSLATIONS:
         raise KeyError(translation)
+    return cached(
+        "scripture",
+        f"{translation}\n{max_verses}\n{ref}",
+        lambda: _looked_up(ref, translation, max_verses),
+        timeout=SCRIPTURE_CACHE_SECONDS,
+    )
+
+
+def _looked_up(ref: str, translation: str, max_verses: int) -> ScripturePassage:
     references = parse_references(ref)
     verse_ids = list(dict.fromkeys(verse_id for reference in references for verse_id in reference.verse_ids))
     if len(verse_ids) > max_verses:

@@ -114,3 +114,13 @@ def test_a_repeated_search_embeds_its_query_once(user: Any, monkeypatch: pytest.
     for k in (5, 10):  # two results (k is in their key), one query embedding
         search.passages_search(user=user, query="the kindness of Boaz to Ruth", scope="documents", k=k)
     assert calls == [["the kindness of Boaz to Ruth"]]
+
+
+def test_a_scripture_lookup_is_served_by_the_hot_tier_the_second_time() -> None:
+    from apps.bible.scripture import scripture_lookup
+
+    hot_hits = counted(HOT, "hit")
+    first = scripture_lookup(ref="Ruth 1:16", translation="kjv")
+    again = scripture_lookup(ref="Ruth 1:16", translation="kjv")
+    assert again == first and "whither thou goest" in first.verses[0].text
+    assert counted(HOT, "hit") == hot_hits + 1
