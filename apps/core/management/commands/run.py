@@ -38,7 +38,7 @@ class Child:
 
 
 class Command(BaseCommand):
-    help = "Run Theo: migrate, then daphne, a Celery worker and Celery beat until Ctrl-C."
+    help = "Run Theo: migrate, then daphne, a Celery worker, Celery beat (and Flower if asked) until Ctrl-C."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=settings.HOST)
