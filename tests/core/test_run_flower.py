@@ -24,9 +24,9 @@ def flower_of(children: list[Child]) -> Child | None:
     return next((child for child in children if child.name == "flower"), None)
 
 
-def test_flower_is_off_by_default(settings: Any) -> None:
+def test_without_theo_flower_there_is_no_flower_even_with_auth(settings: Any) -> None:
+    settings.FLOWER_ENABLED = False  # the default (THEO_FLOWER unset)
     settings.FLOWER_BASIC_AUTH = "ops:s3cret"  # auth alone does not start it
-    assert settings.FLOWER_ENABLED is False
     children = command()._children(OPTIONS)
     assert [child.name for child in children] == ["web", "worker", "beat"]
 
