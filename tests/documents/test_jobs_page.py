@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pythonbible import Book
 
@@ -186,3 +188,19 @@ def test_with_redis_down_the_page_still_renders_with_a_notice(staff, redis_down:
     assert "The broker (Redis) did not answer" in page
     assert "No worker answered" in page
     assert "Broken scan" in page and "World English Bible" in page
+
+
+def test_the_page_costs_the_same_queries_for_one_document_or_many(staff):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert staff.get(JOBS).status_code == 200
+        return len(captured)
+
+    DocumentFactory(status="processing")
+    DocumentFactory(status="failed")
+    queries()  # the Bible counts are cached for a few seconds from here on
+    few = queries()
+    for _ in range(5):
+        DocumentFactory(status="processing")
+        DocumentFactory(status="failed")
+    assert queries() == few
