@@ -128,6 +128,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     },
 }
 WORKER_CONCURRENCY = env.int("THEO_WORKER_CONCURRENCY", default=2)
+# Flower, the Celery monitor: `make run` starts it only when asked, on loopback, and only
+# with basic auth (docs/operations.md "Jobs").
+FLOWER_ENABLED = env.bool("THEO_FLOWER", default=False)
+FLOWER_PORT = env.int("THEO_FLOWER_PORT", default=5555)
+FLOWER_BASIC_AUTH = env("THEO_FLOWER_BASIC_AUTH", default="")
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 
 # --- Auth ---------------------------------------------------------------------------

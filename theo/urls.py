@@ -7,6 +7,7 @@ from apps.chat import api as chat_api
 from apps.chat import views as chat_views
 from apps.core import views as core_views
 from apps.core.api import AuditEventListView
+from apps.documents import admin_jobs
 from apps.users import views as user_views
 from apps.users.api_urls import admin_urlpatterns, auth_urlpatterns
 
@@ -33,6 +34,8 @@ urlpatterns = [
     path("search/", include("apps.bible.search_urls")),
     path("scripture/", include("apps.bible.urls")),
     path("admin/login/", user_views.admin_login_view),
+    path("admin/jobs/", admin.site.admin_view(admin_jobs.jobs_page), name="admin-jobs"),
+    path("admin/jobs/<uuid:pk>/retry/", admin.site.admin_view(admin_jobs.job_retry), name="admin-jobs-retry"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

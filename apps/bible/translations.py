@@ -7,12 +7,14 @@ Verses are inserted without vectors first (full-text and reference search work a
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 import pythonbible as bible
+import redis
 from django.core.cache import cache
 from django.db.models import Count, Q
 
@@ -109,10 +111,17 @@ class TranslationStatus:
         return self.embedded >= self.total
 
 
+def _cached_counts() -> dict[str, tuple[int, int]] | None:
+    try:
+        return cache.get(_STATUS_CACHE_KEY)
+    except redis.RedisError:
+        return None
+
+
 def bible_status(*, cached: bool = True) -> list[TranslationStatus]:
     """How far loading and embedding have come, per translation (cached a few seconds:
-    the /search page polls it)."""
-    counts = cache.get(_STATUS_CACHE_KEY) if cached else None
+    the /search page polls it). With Redis down it counts every time instead of failing."""
+    counts = _cached_counts() if cached else None
     if counts is None:
         rows = (
             Passage.objects.filter(source_kind=Passage.SourceKind.BIBLE)
@@ -123,7 +132,8 @@ def bible_status(*, cached: bool = True) -> list[TranslationStatus]:
             )
         )
         counts = {row["translation"]: (row["loaded"], row["embedded"]) for row in rows}
-        cache.set(_STATUS_CACHE_KEY, counts, 5)
+        with contextlib.suppress(redis.RedisError):
+            cache.set(_STATUS_CACHE_KEY, counts, 5)
     return [
         TranslationStatus(
             translation=translation,

@@ -1,9 +1,9 @@
 """`manage.py run` (what `make run` calls): one command for the whole product.
 
 Migrates, collects static files, creates the first admin (`ensure_admin`), then
-supervises daphne (HTTP + WebSockets), a Celery worker and Celery beat. Ctrl-C (SIGINT)
-or SIGTERM stops them all, then the embedded PostgreSQL and Redis if this command
-started them. If any child dies, the others are stopped too.
+supervises daphne (HTTP + WebSockets), a Celery worker, Celery beat and, with THEO_FLOWER=true,
+Flower. Ctrl-C (SIGINT) or SIGTERM stops them all, then the embedded PostgreSQL and Redis if
+this command started them. If any child but Flower dies, the others are stopped too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -33,10 +33,12 @@ class Child:
     name: str
     argv: list[str]
     process: subprocess.Popen | None = None
+    env: dict[str, str] = field(default_factory=dict)  # added to the child's environment
+    essential: bool = True  # when it exits, everything stops; else only a line is written
 
 
 class Command(BaseCommand):
-    help = "Run Theo: migrate, then daphne, a Celery worker and Celery beat until Ctrl-C."
+    help = "Run Theo: migrate, then daphne, a Celery worker, Celery beat (and Flower if asked) until Ctrl-C."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=settings.HOST)
@@ -66,7 +68,7 @@ class Command(BaseCommand):
         exit_code = 0
         try:
             for child in children:
-                child.process = subprocess.Popen(child.argv, env=_child_env(), process_group=0)
+                child.process = subprocess.Popen(child.argv, env={**_child_env(), **child.env}, process_group=0)
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Theo is running on http://{options['host']}:{options['port']}/ — press Ctrl-C to stop."
@@ -137,7 +139,28 @@ class Command(BaseCommand):
                     ],
                 )
             )
+        flower = self._flower_child()
+        if flower is not None:
+            children.append(flower)
         return children
+
+    def _flower_child(self) -> Child | None:
+        """Flower on loopback behind basic auth, or nothing (with a line saying why): the
+        monitor shows task arguments and can revoke tasks, so it never runs open."""
+        if not settings.FLOWER_ENABLED:
+            return None
+        credentials = [c.strip() for c in settings.FLOWER_BASIC_AUTH.split(",") if c.strip()]
+        if not credentials or not all(_is_user_password(c) for c in credentials):
+            self.stderr.write(
+                "Flower is not started: THEO_FLOWER=true needs THEO_FLOWER_BASIC_AUTH=user:password "
+                "(Flower never runs without authentication). Theo runs without it."
+            )
+            return None
+        argv = [sys.executable, "-m", "celery", "-A", "theo", "flower"]
+        argv += ["--address=127.0.0.1", f"--port={settings.FLOWER_PORT}"]
+        self.stdout.write(f"Flower (Celery monitor): http://127.0.0.1:{settings.FLOWER_PORT}/ (basic auth).")
+        # In the environment, not argv: the password would show in `ps` to every local user.
+        return Child("flower", argv, env={"FLOWER_BASIC_AUTH": ",".join(credentials)}, essential=False)
 
     def _request_stop(self, signum: int, frame: Any) -> None:
         if not self._stopping:
@@ -150,7 +173,9 @@ class Command(BaseCommand):
                 code = child.process.poll() if child.process else None
                 if code is not None:
                     self.stderr.write(f"The {child.name} process exited with code {code}.")
-                    return code or 1
+                    if child.essential:
+                        return code or 1
+                    child.process = None  # Theo goes on without it
             time.sleep(POLL_SECONDS)
         return 0
 
@@ -175,6 +200,11 @@ def _release_database() -> None:
         conn.close()
         if hasattr(conn, "close_pool"):
             conn.close_pool()
+
+
+def _is_user_password(credential: str) -> bool:
+    user, _, password = credential.partition(":")
+    return bool(user and password)
 
 
 def _child_env() -> dict[str, str]:
