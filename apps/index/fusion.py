@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.index.models import Passage
+from apps.index.text_ranking import WeightedWord
 
 BIBLE, DOCUMENT, KNOWLEDGE = Passage.SourceKind.BIBLE, Passage.SourceKind.DOCUMENT, Passage.SourceKind.KNOWLEDGE
 TEXT_WEIGHT: dict[str, float] = {BIBLE: 0.2, DOCUMENT: 0.8, KNOWLEDGE: 0.8}
@@ -126,11 +127,11 @@ def blend_second(
         candidate.similarity = (candidate.similarity + aligned) / 2
 
 
-def text_weights(query: str, lexemes: Sequence[str]) -> dict[str, float]:
+def text_weights(query: str, words: Sequence[WeightedWord], candidates: Sequence[Candidate]) -> dict[str, float]:
     """The text weight per source kind for this query: keywords (at most four words, none
     of them a stop word) lean on the words, anything longer on meaning."""
-    words = [word for word in _WORD.findall(query) if not word.isdigit()]
-    keywords = 0 < len(words) <= KEYWORDS_AT_MOST and len(lexemes) >= len(words)
+    typed = [word for word in _WORD.findall(query) if not word.isdigit()]
+    keywords = 0 < len(typed) <= KEYWORDS_AT_MOST and len(words) >= len(typed)
     return KEYWORD_TEXT_WEIGHT if keywords else TEXT_WEIGHT
 
 
