@@ -59,8 +59,7 @@ def capture(path: Path) -> None:
     try:
         for name, items in eval_sets.verse_sets().items():
             for item in items:
-                refs = set(item["refs"])
-                cases.append(_captured(user, name, item, "bible", lambda row, refs=refs: row["reference"] in refs))
+                cases.append(_captured(user, name, item, "bible", _one_of(set(item["refs"]))))
         with tempfile.TemporaryDirectory() as tmp:
             pdf = Path(tmp) / "book.pdf"
             subprocess.run([sys.executable, str(BOOK_DIR / "render.py"), str(pdf)], check=True)
@@ -75,6 +74,10 @@ def capture(path: Path) -> None:
         user.delete()
     path.write_text(json.dumps(cases))
     print(f"{len(cases)} queries captured to {path}")
+
+
+def _one_of(refs: set[str]) -> Callable[[dict[str, Any]], bool]:
+    return lambda row: row["reference"] in refs
 
 
 def _on_page(page: int) -> Callable[[dict[str, Any]], bool]:
@@ -97,11 +100,11 @@ def _captured(
 
     ranks = {}
     for mode, methods in MODES.items():
-        search._ranked, search._reference_matches = keep_candidates, keep_references  # type: ignore[assignment]
+        search._ranked, search._reference_matches = keep_candidates, keep_references
         try:
             hits = search.passages_search(user=user, query=item["q"], scope=scope, k=K, methods=methods).hits
         finally:
-            search._ranked, search._reference_matches = ranked, references  # type: ignore[assignment]
+            search._ranked, search._reference_matches = ranked, references
         rows = [_row(hit.passage) for hit in hits]
         ranks[mode] = first_rank(rows, is_right)
     candidates, referenced = seen["candidates"], [str(passage_id) for passage_id in seen.get("referenced", [])]
