@@ -127,7 +127,7 @@ def test_one_book_cannot_fill_every_place_while_another_has_matches(user: Any) -
 def test_a_name_only_one_verse_has_leads_over_a_closer_meaning(user: Any) -> None:
     """The text ranking is sure (one verse holds the name, no other comes near), so the
     words lead: a paraphrase that names Zacchaeus wants the verse that names him."""
-    name = marker().capitalize()
+    name = "Zacchaeus"  # a fixed name: a random marker would move the embeddings from run to run
     add_verses(
         "web",
         {
