@@ -52,6 +52,7 @@ def capture(path: Path) -> None:
     from bench.retrieval import BOOK_DIR, ensure_bibles
 
     ensure_bibles()
+    settings.SEARCH_CACHE_SECONDS = 0  # a cached result would skip the ranking this watches
     user, _ = User.objects.get_or_create(
         email="bench-fusion-tune@theo.invalid", defaults={"display_name": "Tuner", "status": User.Status.APPROVED}
     )
