@@ -119,7 +119,7 @@ def _captured(
         "q": item["q"],
         "scope": scope,
         "ranks": ranks,
-        "words": [[word.lexeme, word.idf, word.common] for word in weighted_words(item["q"])],
+        "words": [[word.lexeme, word.idf, word.share] for word in weighted_words(item["q"])],
         "candidates": candidates,
         "referenced": [[passage_id, passage_id in right] for passage_id in referenced],
     }
@@ -162,7 +162,7 @@ def candidates_of(case: Case) -> list[fusion.Candidate]:
 
 
 def words_of(case: Case) -> list[WeightedWord]:
-    return [WeightedWord(lexeme, idf, common) for lexeme, idf, common in case["words"]]
+    return [WeightedWord(lexeme, idf, share) for lexeme, idf, share in case["words"]]
 
 
 Weights = Callable[[Case, list[fusion.Candidate]], dict[str, float]]
