@@ -60,7 +60,7 @@ def parts_of(user: User, queries: list[str], *, scope: str = "bible") -> dict[st
         matches = timed(parts["text"], text_ranking, recall, words, limit=pool)
         found, _ = timed(parts["candidates"], search._candidates, recall, words, vector, pool, matches, [])
         timed(parts["reference"], _referenced, recall, query, pool)
-        weights = fusion.text_weights(query, [word.lexeme for word in words])
+        weights = fusion.text_weights(query, words, found)
         ranked = search._ranked(found, methods=set(METHODS), display="web", k=K, weights=weights)
         timed(parts["headlines"], hits_of, search._shown(ranked, [], K), query)
         timed(parts["total"], passages_search, user=user, query=query, scope=scope, k=K)

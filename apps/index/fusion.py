@@ -30,17 +30,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.index.models import Passage
+from apps.index.text_ranking import WeightedWord
 
 BIBLE, DOCUMENT, KNOWLEDGE = Passage.SourceKind.BIBLE, Passage.SourceKind.DOCUMENT, Passage.SourceKind.KNOWLEDGE
 TEXT_WEIGHT: dict[str, float] = {BIBLE: 0.2, DOCUMENT: 0.8, KNOWLEDGE: 0.8}
-# Query-type routing: a few words typed into a search box ("fight still", "widows orphans")
-# are words the reader expects to find, so the text ranking leads and meaning breaks ties
-# (keywords tune half: 0.98/0.89 at 0.2, 1.00/0.95 at 1.0, 1.00/0.98 at 4.0, text alone
-# 1.00/0.97; paraphrases lose above 0.3). A
-# reference is routed before fusion (reference matches come first); thematic questions
-# did best at the paraphrase weight.
-KEYWORD_TEXT_WEIGHT: dict[str, float] = {BIBLE: 4.0, DOCUMENT: 0.8, KNOWLEDGE: 0.8}
+# Query-type routing (learned on the tune halves, bench/fusion_tune.py; figures in
+# docs/architecture.md "Ranking"):
+# - A few words typed into a search box ("fight still", "widows orphans") are words the
+#   reader expects to find, so the text ranking leads and meaning only breaks ties: at most
+#   four words, none a stop word, one word typed in two forms ("dream dreams") counted once.
+#   Keywords tune half MRR 0.97 at 4.0 and 0.975 at 10 (text alone 0.969); more is the same.
+# - Any other query: when the text ranking is sure, it leads too. Sure means its best
+#   passage is a verse and the next verse scores at most SURE_TEXT_RATIO of it (a name or a
+#   rare phrase only that verse has: "Timothy's grandmother", "climbed a tree to see
+#   Jesus"); then verses get SURE_TEXT_WEIGHT. Narrative tune MRR 0.83 -> 0.88 (text alone
+#   0.84), familiar 0.81 -> 0.83; the ratio was chosen from 0.5-0.85, the weight from
+#   0.5-10. Only when the best is a verse: a book passage that alone matches is already
+#   weighted by its kind, and lifting verses then pushed books down in "all" scope.
+# - A reference is routed before fusion (reference matches come first). Rejected on the
+#   tune halves: a lower weight when the text ranking is unsure (tune +0.03 MRR, test
+#   -0.02: one familiar query), and a "theme" route for "verses about ..." (no tune gain).
+KEYWORD_TEXT_WEIGHT: dict[str, float] = {BIBLE: 10.0, DOCUMENT: 0.8, KNOWLEDGE: 0.8}
 KEYWORDS_AT_MOST = 4
+SAME_WORD_PREFIX = 5  # "wonderful wonderfully", "dream dreams": one word, one lexeme
+SURE_TEXT_RATIO = 0.7
+SURE_TEXT_WEIGHT = 2.0
 OFFSET: dict[str, float] = {BIBLE: 0.0, DOCUMENT: 0.1, KNOWLEDGE: 0.1}
 WINDOW_DISCOUNT = 0.95  # a window is credited a little below a verse that matches alone
 # No one group (Bible, library) and no one book may hold more than this share of the
@@ -126,12 +140,30 @@ def blend_second(
         candidate.similarity = (candidate.similarity + aligned) / 2
 
 
-def text_weights(query: str, lexemes: Sequence[str]) -> dict[str, float]:
-    """The text weight per source kind for this query: keywords (at most four words, none
-    of them a stop word) lean on the words, anything longer on meaning."""
-    words = [word for word in _WORD.findall(query) if not word.isdigit()]
-    keywords = 0 < len(words) <= KEYWORDS_AT_MOST and len(lexemes) >= len(words)
-    return KEYWORD_TEXT_WEIGHT if keywords else TEXT_WEIGHT
+def text_weights(query: str, words: Sequence[WeightedWord], candidates: Sequence[Candidate]) -> dict[str, float]:
+    """The text weight per source kind for this query: keywords lean on the words, and so
+    does any query whose text ranking is sure of its best verse; otherwise meaning leads."""
+    typed = [word.lower() for word in _WORD.findall(query) if not word.isdigit()]
+    distinct = {word[:SAME_WORD_PREFIX] for word in typed}
+    if 0 < len(typed) <= KEYWORDS_AT_MOST and len(words) >= len(distinct):
+        return KEYWORD_TEXT_WEIGHT
+    if text_is_sure(candidates):
+        return {**TEXT_WEIGHT, BIBLE: SURE_TEXT_WEIGHT}
+    return TEXT_WEIGHT
+
+
+def text_is_sure(candidates: Sequence[Candidate]) -> bool:
+    """The best text match is a verse and no other verse or passage comes near it (a verse
+    in two translations counts once, at its better score)."""
+    best: dict[Any, Candidate] = {}
+    for candidate in candidates:
+        key = candidate.verse if candidate.verse is not None else candidate.id
+        if key not in best or candidate.text > best[key].text:
+            best[key] = candidate
+    ranked = sorted(best.values(), key=lambda candidate: -candidate.text)
+    if not ranked or ranked[0].text <= 0 or ranked[0].source_kind != BIBLE:
+        return False
+    return len(ranked) == 1 or ranked[1].text <= SURE_TEXT_RATIO * ranked[0].text
 
 
 def fused(candidate: Candidate, methods: set[str], *, vector: str, text: str, weights: dict[str, float]) -> float:

@@ -139,7 +139,7 @@ def _searched(
     found_by_second = ensemble.second_nearest(recall, query, limit=pool) if VECTOR in methods else []
     candidates, found_by_vector = _candidates(recall, words, query_vector, pool, found_by_text, found_by_second)
     fusion.blend_second(candidates, found_by_vector, found_by_second)
-    weights = fusion.text_weights(query, [word.lexeme for word in words])
+    weights = fusion.text_weights(query, words, candidates)
     ranked = _ranked(candidates, methods=methods, display=display, k=k, weights=weights)
     _in_translation(ranked, recall, display)
     named = _scoped(visible_passages(user), scope=scope, translation=shown, source_ids=source_ids)

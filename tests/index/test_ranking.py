@@ -119,3 +119,74 @@ def test_one_book_cannot_fill_every_place_while_another_has_matches(user: Any) -
     assert sources[:7] == [loud[0].source_id] * 7
     assert sources[7] == quiet[0].source_id
     assert len(hits) == 10  # then the loud book again: nothing else is left to take the places
+
+
+# --- query-type routing (fusion.text_weights) ------------------------------------------------
+
+
+def test_a_name_only_one_verse_has_leads_over_a_closer_meaning(user: Any) -> None:
+    """The text ranking is sure (one verse holds the name, no other comes near), so the
+    words lead: a paraphrase that names Zacchaeus wants the verse that names him."""
+    name = "Zacchaeus"  # a fixed name: a random marker would move the embeddings from run to run
+    add_verses(
+        "web",
+        {
+            RUTH_1 + 1: "The little publican ran ahead and climbed a sycamore to see Jesus passing by.",
+            RUTH_1 + 5: f"{name} kept the accounts of the harbour.",
+        },
+    )
+    query = f"{name}, a short man who gathered taxes, went up a fig to watch the rabbi walk past"
+    by_meaning = passages_search(user=user, query=query, scope="bible", k=2, methods=[VECTOR]).hits
+    assert by_meaning[0].passage.reference == "Ruth 1:1"  # meaning alone prefers the paraphrase
+    fused = passages_search(user=user, query=query, scope="bible", k=2).hits
+    assert fused[0].passage.reference == "Ruth 1:5"
+
+
+def test_when_the_words_are_shared_meaning_leads(user: Any) -> None:
+    """Two verses match the query's words alike: the text ranking is not sure, and the
+    verse whose meaning is closer comes first at the paraphrase weight."""
+    add_verses(
+        "web",
+        {
+            RUTH_1 + 1: "The harvest of barley began, and the reapers went out to the field.",
+            RUTH_1 + 2: "Famine came on the land, and the harvest failed in the field.",
+        },
+    )
+    query = "there was no food because the harvest in the field failed"
+    words = weighted_words(query)
+    hits = passages_search(user=user, query=query, scope="bible", k=2).hits
+    assert hits[0].passage.reference == "Ruth 1:2"
+    candidates = [_candidate(hit.passage, text=0.5) for hit in hits]
+    assert fusion.text_weights(query, words, candidates) is fusion.TEXT_WEIGHT
+
+
+def _candidate(passage: Passage, *, text: float, kind: str | None = None) -> fusion.Candidate:
+    return fusion.Candidate(
+        passage.pk,
+        kind or passage.source_kind,
+        passage.source_id,
+        passage.chunk_index,
+        passage.verse_ids,
+        passage.translation,
+        text=text,
+    )
+
+
+def test_keywords_route_to_the_words_even_with_one_word_typed_in_two_forms(user: Any) -> None:
+    for query in ("afterward dream dreams", "thanks wonderfully wonderful", "widows orphans"):
+        assert fusion.text_weights(query, weighted_words(query), []) is fusion.KEYWORD_TEXT_WEIGHT
+    query = "love your enemies"  # "your" is a stop word: a phrase, not keywords
+    assert fusion.text_weights(query, weighted_words(query), []) is fusion.TEXT_WEIGHT
+
+
+def test_a_sure_book_passage_does_not_lift_the_verses(user: Any) -> None:
+    """In "all" scope, a book passage the words alone single out is already weighted by
+    its kind; lifting every verse's words then would push the book down."""
+    verse = add_verses("web", {RUTH_1 + 1: "Naomi returned to Bethlehem."})[0]
+    (book,) = add_passages(["Henry on Naomi's bitterness and return."], owner=user)
+    query = "why was Naomi bitter when she came home"
+    words = weighted_words(query)
+    book_first = [_candidate(book, text=0.9), _candidate(verse, text=0.3)]
+    assert fusion.text_weights(query, words, book_first) is fusion.TEXT_WEIGHT
+    verse_first = [_candidate(verse, text=0.9), _candidate(book, text=0.3)]
+    assert fusion.text_weights(query, words, verse_first)[Passage.SourceKind.BIBLE] == fusion.SURE_TEXT_WEIGHT
