@@ -16,10 +16,14 @@ nor one book may fill the whole list.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import sys
 import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -112,9 +116,28 @@ def _result_key(
         translation or settings.SEARCH_DEFAULT_TRANSLATION,
         sorted(str(source_id) for source_id in source_ids) if source_ids is not None else None,
         sorted(methods),
-        (settings.SEARCH_CANDIDATES, settings.EMBEDDING_ENSEMBLE, model_name()),
+        (settings.SEARCH_CANDIDATES, settings.EMBEDDING_ENSEMBLE, model_name(), _ranking_code_version()),
     )
     return repr(parts)
+
+
+RANKING_MODULES = (
+    "apps.index.candidates",
+    "apps.index.fusion",
+    "apps.index.snippets",
+    "apps.index.text_ranking",
+    __name__,
+)
+
+
+@functools.cache
+def _ranking_code_version() -> str:
+    """A digest of the ranking code itself: after a deploy that changes a weight, results
+    ranked by the old code are not served from Redis."""
+    digest = hashlib.blake2b(digest_size=8)
+    for name in RANKING_MODULES:
+        digest.update(Path(str(sys.modules[name].__file__)).read_bytes())
+    return digest.hexdigest()
 
 
 def _searched(
