@@ -124,3 +124,14 @@ def test_a_scripture_lookup_is_served_by_the_hot_tier_the_second_time() -> None:
     again = scripture_lookup(ref="Ruth 1:16", translation="kjv")
     assert again == first and "whither thou goest" in first.verses[0].text
     assert counted(HOT, "hit") == hot_hits + 1
+
+
+def test_bypassed_computes_every_time() -> None:
+    source = Source("fresh")
+    with two_tier.bypassed():
+        cached("test", "bypassed", source, timeout=60)
+        cached("test", "bypassed", source, timeout=60)
+    assert source.calls == 2
+    cached("test", "bypassed", source, timeout=60)
+    cached("test", "bypassed", source, timeout=60)
+    assert source.calls == 3
