@@ -1,7 +1,7 @@
 """`make bench`: run Theo's benchmarks and print their figures (they are not tests).
 
 python -m bench            # all
-python -m bench ingest     # one (ingest, retrieval, scale, chat, load, ensemble)
+python -m bench ingest     # one (ingest, retrieval, scale, chat, load, ensemble, cache)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from apps.core.embedded import ensure_services
 ensure_services()  # the embedded PostgreSQL and Redis, before Django is set up
 django.setup()
 
-from bench import chat, ensemble, ingest, load, retrieval, scale  # noqa: E402
+from bench import cache, chat, ensemble, ingest, load, retrieval, scale  # noqa: E402
 
 BENCHMARKS = {
     "ingest": ingest.main,
@@ -27,6 +27,7 @@ BENCHMARKS = {
     "chat": chat.main,
     "load": load.main,
     "ensemble": ensemble.main,
+    "cache": cache.main,
 }
 
 
