@@ -37,10 +37,17 @@ def redis_down(settings, monkeypatch):
             "KEY_PREFIX": "theo",
         }
     }
-    broker = "redis+socket:///tmp/theo-no-redis.sock?virtual_host=8"
+    broker, real_broker = "redis+socket:///tmp/theo-no-redis.sock?virtual_host=8", celery_app.conf.broker_url
     settings.CELERY_BROKER_URL = broker
-    monkeypatch.setitem(celery_app.conf, "broker_url", broker)
+    celery_app.conf.broker_url = broker  # set back by hand: monkeypatch's undo left the dead URL
     monkeypatch.setattr(celery_app, "_pool", None)  # no pooled connection to the real broker
+    # ... and none to the dead one afterwards: the producer pools made meanwhile are dropped
+    # (the control mailbox caches its own, which would keep pinging the dead socket).
+    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
+    celery_app.control.mailbox.__dict__.pop("producer_pool", None)
+    yield
+    celery_app.conf.broker_url = real_broker
+    celery_app.control.mailbox.__dict__.pop("producer_pool", None)
 
 
 def test_health_reports_status_version_and_every_check(client):
