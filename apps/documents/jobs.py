@@ -7,41 +7,41 @@ pinged (a ping on a dead broker would retry), so the page says so instead of fai
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import redis
 from celery import current_app
 from django.conf import settings
 from django.db.models import QuerySet
-from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from apps.bible.translations import TranslationStatus, bible_status
 from apps.core.redis import broker_queue_depths
 from apps.documents.models import Document
+from apps.documents.selectors import IN_PIPELINE, stuck_cutoff
 
 LIST_LIMIT = 50  # rows per list: the admin's document list has the rest
 PING_TIMEOUT_SECONDS = 1.0
-IN_PIPELINE = [Document.Status.QUEUED, Document.Status.PROCESSING]
+
+
+@dataclass(frozen=True)
+class PipelineRow:
+    document: Document
+    stuck: bool
 
 
 @dataclass(frozen=True)
 class JobsOverview:
     queues: dict[str, int] | None  # None: the broker did not answer
     workers: list[str]  # names of the workers that answered the ping
-    in_pipeline: list[Document]  # queued or processing, oldest update first; `stuck` set on each
+    in_pipeline: list[PipelineRow]  # queued or processing, oldest update first
     in_pipeline_count: int
     stuck_count: int
     failed: list[Document]  # most recent first
     failed_count: int
     bibles: list[TranslationStatus]
     stuck_after_minutes: int
-
-
-def stuck_cutoff() -> datetime:
-    """The same threshold the beat job re-queues by (THEO_INGEST_STUCK_MINUTES)."""
-    return timezone.now() - timedelta(minutes=settings.INGEST_STUCK_MINUTES)
 
 
 def workers_alive(*, app: Any = None) -> list[str]:
@@ -54,11 +54,8 @@ def workers_alive(*, app: Any = None) -> list[str]:
     return sorted(name for reply in replies for name in reply)
 
 
-def _marked_stuck(documents: QuerySet[Document], cutoff: datetime) -> list[Document]:
-    rows = list(documents)
-    for document in rows:
-        document.stuck = document.updated_at < cutoff  # type: ignore[attr-defined]  # shown by the template
-    return rows
+def _pipeline_rows(documents: QuerySet[Document], cutoff: datetime) -> list[PipelineRow]:
+    return [PipelineRow(document, document.updated_at < cutoff) for document in documents]
 
 
 def jobs_overview() -> JobsOverview:
@@ -69,7 +66,7 @@ def jobs_overview() -> JobsOverview:
     return JobsOverview(
         queues=queues,
         workers=workers_alive() if queues is not None else [],
-        in_pipeline=_marked_stuck(pipeline.order_by("updated_at")[:LIST_LIMIT], cutoff),
+        in_pipeline=_pipeline_rows(pipeline.order_by("updated_at")[:LIST_LIMIT], cutoff),
         in_pipeline_count=pipeline.count(),
         stuck_count=pipeline.filter(updated_at__lt=cutoff).count(),
         failed=list(failed.order_by("-updated_at")[:LIST_LIMIT]),

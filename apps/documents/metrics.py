@@ -14,8 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from apps.documents.models import Document
-
-PENDING = (Document.Status.QUEUED, Document.Status.PROCESSING)
+from apps.documents.selectors import IN_PIPELINE
 
 
 class IngestionBacklogCollector(Collector):
@@ -39,7 +38,7 @@ class IngestionBacklogCollector(Collector):
         documents, oldest = self._families()
         try:
             rows = (
-                Document.objects.filter(status__in=PENDING)
+                Document.objects.filter(status__in=IN_PIPELINE)
                 .order_by()
                 .values("status")
                 .annotate(n=Count("id"), at=Min("updated_at"))
@@ -49,7 +48,7 @@ class IngestionBacklogCollector(Collector):
             yield documents
             yield oldest
             return
-        for status in PENDING:
+        for status in IN_PIPELINE:
             documents.add_metric([str(status)], figures.get(status, (0, None))[0])
         stamps = [at for _, at in figures.values() if at is not None]
         oldest.add_metric([], (timezone.now() - min(stamps)).total_seconds() if stamps else 0.0)

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
+from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
 
 from apps.core.errors import NotFound, PermissionDenied
 from apps.documents.models import Document, DocumentAccess, DocumentNote
@@ -132,3 +135,13 @@ def passage_access_for(document: Document) -> PassageAccess:
 def storage_used_by(*, user: Any) -> int:
     """Bytes of stored files the user owns (what THEO_USER_QUOTA_MB counts)."""
     return Document.objects.filter(owner=user).aggregate(used=Sum("size_bytes"))["used"] or 0
+
+
+# Documents not yet completed or failed: waiting for a worker or in its hands.
+IN_PIPELINE = (Document.Status.QUEUED, Document.Status.PROCESSING)
+
+
+def stuck_cutoff() -> datetime:
+    """A document in the pipeline last updated before this is stuck (THEO_INGEST_STUCK_MINUTES):
+    the beat job re-queues it, reprocessing accepts it, the Jobs page marks it."""
+    return timezone.now() - timedelta(minutes=settings.INGEST_STUCK_MINUTES)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from apps.bible import scripture
 from apps.core.errors import Conflict, NotFound, PermissionDenied, QuotaExceeded, ValidationFailed
@@ -18,7 +16,13 @@ from apps.core.ratelimits import enforce_rate_limit
 from apps.core.services import audit_record
 from apps.documents import limits, realtime, sniffing, storage
 from apps.documents.models import Document, DocumentAccess, DocumentNote
-from apps.documents.selectors import document_passages, passage_access_for, storage_used_by
+from apps.documents.selectors import (
+    IN_PIPELINE,
+    document_passages,
+    passage_access_for,
+    storage_used_by,
+    stuck_cutoff,
+)
 from apps.index.models import Passage
 from apps.index.services import passages_set_access, passages_set_title
 from apps.users.models import User
@@ -219,16 +223,13 @@ def document_reprocess(*, document: Document, actor: User | None, limit_rate: bo
 
 
 def _is_stuck(document: Document) -> bool:
-    return document.updated_at < timezone.now() - timedelta(minutes=settings.INGEST_STUCK_MINUTES)
+    return document.updated_at < stuck_cutoff()
 
 
 def documents_requeue_stuck() -> list[str]:
     """Beat: documents left "processing" (a worker lost mid-task) or "queued" (the broker
     lost the message) past the timeout are queued again."""
-    cutoff = timezone.now() - timedelta(minutes=settings.INGEST_STUCK_MINUTES)
-    stuck = Document.objects.filter(
-        status__in=[Document.Status.PROCESSING, Document.Status.QUEUED], updated_at__lt=cutoff
-    )
+    stuck = Document.objects.filter(status__in=IN_PIPELINE, updated_at__lt=stuck_cutoff())
     requeued = []
     for document in stuck:
         if document.attempts >= limits.max_attempts():

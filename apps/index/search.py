@@ -87,35 +87,38 @@ def passages_search(
     access rule as this user's SQL (who they are, approved, guest), the index generation
     (every committed passage write, shares included, moves it: index.generation), the
     arguments and the search settings. An access change can never serve a stale answer."""
-    options: dict[str, Any] = dict(
-        user=user, query=query, scope=scope, k=k, translation=translation, source_ids=source_ids, methods=set(methods)
+    request = _Request(
+        user, query, scope, k, translation, tuple(source_ids) if source_ids is not None else None, frozenset(methods)
     )
     if settings.SEARCH_CACHE_SECONDS <= 0:
-        return _searched(**options)
-    return cached("search", _result_key(**options), lambda: _searched(**options), timeout=settings.SEARCH_CACHE_SECONDS)
+        return _searched(request)
+    return cached("search", _result_key(request), lambda: _searched(request), timeout=settings.SEARCH_CACHE_SECONDS)
 
 
-def _result_key(
-    *,
-    user: Any,
-    query: str,
-    scope: str,
-    k: int,
-    translation: str | None,
-    source_ids: Sequence[uuid.UUID] | None,
-    methods: set[str],
-) -> str:
-    rule, rule_params = recall_where(visible_passages(user))
+@dataclass(frozen=True)
+class _Request:
+    user: Any
+    query: str
+    scope: str
+    k: int
+    translation: str | None
+    source_ids: tuple[uuid.UUID, ...] | None
+    methods: frozenset[str]
+
+
+def _result_key(request: _Request) -> str:
+    rule, rule_params = recall_where(visible_passages(request.user))
+    source_ids = request.source_ids
     parts = (
         index_generation(),
         rule,
         [str(value) for value in rule_params],
-        query,
-        scope,
-        k,
-        translation or settings.SEARCH_DEFAULT_TRANSLATION,
+        request.query,
+        request.scope,
+        request.k,
+        request.translation or settings.SEARCH_DEFAULT_TRANSLATION,
         sorted(str(source_id) for source_id in source_ids) if source_ids is not None else None,
-        sorted(methods),
+        sorted(request.methods),
         (settings.SEARCH_CANDIDATES, settings.EMBEDDING_ENSEMBLE, model_name(), _ranking_code_version()),
     )
     return repr(parts)
@@ -140,16 +143,9 @@ def _ranking_code_version() -> str:
     return digest.hexdigest()
 
 
-def _searched(
-    *,
-    user: Any,
-    query: str,
-    scope: str,
-    k: int,
-    translation: str | None,
-    source_ids: Sequence[uuid.UUID] | None,
-    methods: set[str],
-) -> SearchResults:
+def _searched(request: _Request) -> SearchResults:
+    user, query, scope, k, methods = request.user, request.query, request.scope, request.k, set(request.methods)
+    translation, source_ids = request.translation, request.source_ids
     shown = translation or settings.SEARCH_DEFAULT_TRANSLATION
     display = None if shown == ALL_TRANSLATIONS else shown
     recall = _scoped(visible_passages(user), scope=scope, translation=ALL_TRANSLATIONS, source_ids=source_ids)

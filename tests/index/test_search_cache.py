@@ -23,9 +23,9 @@ def searches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     ran: list[str] = []
     real = search._searched
 
-    def counting(**options: Any) -> Any:
-        ran.append(options["query"])
-        return real(**options)
+    def counting(request: Any) -> Any:
+        ran.append(request.query)
+        return real(request)
 
     monkeypatch.setattr(search, "_searched", counting)
     return ran
